@@ -1,0 +1,56 @@
+#pragma once
+// Where state documents live. Two implementations: blob_state_backend (Meltano's
+// <prefix>/<id>/state.json layout over any blob_store, with locks) and systemdb_backend
+// (Meltano's SQLite `state` table).
+
+#include "statestore/state_document.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace statestore {
+
+/// Computes the next document from the current one (nullopt = absent). Returning nullopt
+/// writes nothing. Must be a pure function of its argument: it may run on another thread
+/// and more than once (compare-and-swap retries).
+using state_mutator =
+    std::function<std::optional<state_document>(const std::optional<state_document>& current)>;
+
+using state_entry = std::pair<std::string, state_document>;
+
+class state_backend {
+public:
+    virtual ~state_backend() = default;
+
+    /// The backend URI without secrets, for messages.
+    virtual std::string describe() const = 0;
+
+    /// Unlocked read (Meltano does not lock reads). nullopt if absent. A stored document
+    /// that does not parse throws invalid_document naming the id.
+    virtual boost::asio::awaitable<std::optional<state_document>> get(std::string id) = 0;
+
+    /// Locked read-modify-write. No concurrent update of the same id, from this or any
+    /// other process, is lost.
+    virtual boost::asio::awaitable<void> update(std::string id, state_mutator mutate) = 0;
+
+    /// Locked delete. Returns false if there was nothing to delete.
+    virtual boost::asio::awaitable<bool> erase(std::string id) = 0;
+
+    /// Ids whose documents exist, matching `pattern` (fnmatch; "" means all), sorted.
+    virtual boost::asio::awaitable<std::vector<std::string>> list(std::string pattern) = 0;
+
+    /// Overwrites every given id (Meltano's import/set_all). Each id is written under its
+    /// lock; the default runs a few at a time, systemdb uses one transaction.
+    virtual boost::asio::awaitable<std::size_t> import_all(std::vector<state_entry> entries);
+
+    /// Deletes every state; returns how many were deleted.
+    virtual boost::asio::awaitable<std::size_t> clear_all();
+};
+
+} // namespace statestore

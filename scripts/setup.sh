@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine needs, then a configured and built tree.
+#   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+# Idempotent: installs only missing packages, reuses the build directory and ccache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Never an unversioned libboost-*-dev: on bookworm those are 1.74 and remove the 1.81 set.
+packages=(g++ cmake ninja-build ccache pkg-config
+          libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
+          libcli11-dev libsqlite3-dev sqlite3 util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+build=${1:-build}; shift || true
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTATESTORE_WERROR=ON "$@"
+fi
+cmake --build "$build" -j "$(nproc)"

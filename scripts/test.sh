@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this):
+#   1. build with -Werror and run every test (unit, conformance per backend, CLI);
+#   2. build the examples against an installed copy (find_package) and run one;
+#   3. build again with ASan+UBSan and run every test once more.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export BOOST_TEST_COLOR_OUTPUT=no
+jobs=$(nproc)
+
+scripts/setup.sh build
+(cd build && ctest --output-on-failure -j "$jobs")
+
+# Installed package: headers, library, CMake config and the `statestore` executable.
+prefix="$root/build/install-test"
+rm -rf "$prefix" build/consumer
+cmake --install build --prefix "$prefix" >/dev/null
+test -x "$prefix/bin/statestore"
+cmake -S examples/consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build build/consumer >/dev/null
+consumer_dir=$(mktemp -d)
+build/consumer/consumer "file://$consumer_dir" | tee /dev/stderr | grep -q '"orders"'
+rm -rf "$consumer_dir"
+echo "install: find_package(statestore) consumer built and ran"
+
+scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSTATESTORE_SANITIZE=ON \
+  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DSTATESTORE_BUILD_BENCH=OFF
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j "$jobs")

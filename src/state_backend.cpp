@@ -1,0 +1,40 @@
+#include "statestore/state_backend.hpp"
+
+#include "concurrency.hpp"
+
+
+namespace asio = boost::asio;
+
+namespace statestore {
+
+// Enough parallelism to hide per-id latency (fsync, a round trip) without flooding a store.
+static constexpr std::size_t default_parallelism = 16;
+
+asio::awaitable<std::size_t> state_backend::import_all(std::vector<state_entry> entries)
+{
+    std::function<asio::awaitable<void>(std::size_t)> body =
+        [this, &entries](std::size_t i) -> asio::awaitable<void> {
+        state_document document = entries[i].second;
+        state_mutator replace = [document](const std::optional<state_document>&) {
+            return std::optional<state_document>(document);
+        };
+        co_await update(entries[i].first, std::move(replace));
+    };
+    co_await detail::for_each_bounded(entries.size(), default_parallelism, std::move(body));
+    co_return entries.size();
+}
+
+asio::awaitable<std::size_t> state_backend::clear_all()
+{
+    std::vector<std::string> ids = co_await list("");
+    std::size_t cleared = 0;
+    std::function<asio::awaitable<void>(std::size_t)> body =
+        [this, &ids, &cleared](std::size_t i) -> asio::awaitable<void> {
+        if (co_await erase(ids[i]))
+            ++cleared;
+    };
+    co_await detail::for_each_bounded(ids.size(), default_parallelism, std::move(body));
+    co_return cleared;
+}
+
+} // namespace statestore
