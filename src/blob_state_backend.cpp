@@ -52,6 +52,11 @@ std::string printable_excerpt(const std::string& bytes)
     return out;
 }
 
+bool is_blank(const std::string& bytes)
+{
+    return bytes.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
+}
+
 asio::steady_timer::duration to_duration(double seconds)
 {
     return std::chrono::duration_cast<asio::steady_timer::duration>(
@@ -152,13 +157,15 @@ void blob_state_backend::leave_local(const std::string& id)
     next->timer.cancel();
 }
 
-asio::awaitable<std::optional<held_lock>> blob_state_backend::attempt(const std::string& id)
+asio::awaitable<std::optional<held_lock>>
+blob_state_backend::attempt(const std::string& id, std::optional<blank_lock_watch>& blank_watch)
 {
     const std::string key = lock_key(id);
     // A few quick rounds cover a lock that vanishes between our create and our read.
     for (int round = 0; round < 3; ++round) {
-        std::optional<std::string> created =
-            co_await store_->write(key, format_lock_timestamp(now()), precondition::if_absent());
+        // Locks are ephemeral: they exclude live processes only, so they skip the fsyncs.
+        std::optional<std::string> created = co_await store_->write(
+            key, format_lock_timestamp(now()), precondition::if_absent(), durability::ephemeral);
         if (created) {
             held_lock lock{id, key, std::move(*created), false};
             co_return lock;
@@ -167,24 +174,39 @@ asio::awaitable<std::optional<held_lock>> blob_state_backend::attempt(const std:
         if (!current)
             continue;
         const std::optional<double> locked_at = parse_lock_timestamp(current->bytes);
-        if (!locked_at)
-            throw_error(errc::invalid_lock,
-                        "the lock of state " + id + " at " + uri_ + "/" + key + " holds \"" +
-                            printable_excerpt(current->bytes) +
-                            "\", not a timestamp; if no process is using this state, delete "
-                            "the lock file");
-        const double now_seconds = to_epoch_seconds(now());
-        if (!lock_is_stale(*locked_at, now_seconds, options_.timeout_seconds))
+        if (!locked_at) {
+            if (!is_blank(current->bytes))
+                throw_error(errc::invalid_lock,
+                            "the lock of state " + id + " at " + uri_ + "/" + key + " holds \"" +
+                                printable_excerpt(current->bytes) +
+                                "\", not a timestamp; if no process is using this state, "
+                                "delete the lock file");
+            // An empty lock has no age to read: a Meltano writer between its truncate and
+            // its write, or an unflushed lock after a power failure. Count its age from when
+            // we first saw this very version; take it over only after a full timeout.
+            const auto seen_now = steady::now();
+            if (!blank_watch || blank_watch->version != current->version) {
+                blank_watch = blank_lock_watch{current->version, seen_now};
+                co_return std::nullopt;
+            }
+            if (seen_now - blank_watch->first_seen < to_duration(options_.timeout_seconds))
+                co_return std::nullopt;
+        } else if (!lock_is_stale(*locked_at, to_epoch_seconds(now()),
+                                  options_.timeout_seconds)) {
             co_return std::nullopt;
+        }
         // Stale: replace exactly the version we saw. If several contenders try, the store
         // lets only one of them succeed.
-        std::optional<std::string> taken = co_await store_->write(
-            key, format_lock_timestamp(now()), precondition::if_version(current->version));
+        std::optional<std::string> taken =
+            co_await store_->write(key, format_lock_timestamp(now()),
+                                   precondition::if_version(current->version),
+                                   durability::ephemeral);
         if (!taken)
             co_return std::nullopt;
-        warn("took over the expired lock of state " + id + " (locked at " +
-             printable_excerpt(current->bytes) + ", timeout " +
-             seconds_text(options_.timeout_seconds) + " s)");
+        warn("took over the expired lock of state " + id + " (" +
+             (locked_at ? "locked at " + printable_excerpt(current->bytes)
+                        : std::string("an empty lock, unchanged")) +
+             ", timeout " + seconds_text(options_.timeout_seconds) + " s)");
         held_lock lock{id, key, std::move(*taken), true};
         co_return lock;
     }
@@ -201,7 +223,8 @@ asio::awaitable<std::optional<held_lock>> blob_state_backend::try_acquire(std::s
     std::optional<held_lock> lock;
     std::exception_ptr failure;
     try {
-        lock = co_await attempt(id);
+        std::optional<blank_lock_watch> blank_watch;
+        lock = co_await attempt(id, blank_watch);
     } catch (...) {
         failure = std::current_exception();
     }
@@ -224,8 +247,9 @@ asio::awaitable<held_lock> blob_state_backend::acquire(std::string id)
     std::exception_ptr failure;
     try {
         asio::steady_timer pause(executor_);
+        std::optional<blank_lock_watch> blank_watch;
         for (;;) {
-            lock = co_await attempt(id);
+            lock = co_await attempt(id, blank_watch);
             if (lock)
                 break;
             auto wait = to_duration(options_.retry_seconds);
@@ -256,7 +280,8 @@ asio::awaitable<bool> blob_state_backend::release(held_lock lock)
     remove_result outcome = remove_result::removed;
     std::exception_ptr failure;
     try {
-        outcome = co_await store_->remove(lock.key, precondition::if_version(lock.version));
+        outcome = co_await store_->remove(lock.key, precondition::if_version(lock.version),
+                                          durability::ephemeral);
     } catch (...) {
         failure = std::current_exception();
     }

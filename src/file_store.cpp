@@ -438,7 +438,7 @@ struct staged {
 /// Creates, fills and fsyncs a temp file next to the key; nullopt if the directory was
 /// removed under us (ENOENT). On success `tmp` names the file.
 std::optional<staged> stage(int dirfd, const key_path& path, std::string_view bytes,
-                            std::optional<temp_file>& tmp)
+                            bool durable, std::optional<temp_file>& tmp)
 {
     unique_fd fd;
     std::string name;
@@ -468,7 +468,7 @@ std::optional<staged> stage(int dirfd, const key_path& path, std::string_view by
     if (::futimens(fd.get(), now) != 0)
         throw_io("set modification time of", tmp->path(), errno);
 
-    if (::fsync(fd.get()) != 0)
+    if (durable && ::fsync(fd.get()) != 0)
         throw_io("fsync", tmp->path(), errno);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0)
@@ -541,7 +541,7 @@ commit_outcome commit(int dirfd, const key_path& path, temp_file& tmp, const pre
 }
 
 std::optional<std::string> write_blocking(const key_path& path, std::string_view bytes,
-                                          const precondition& pre)
+                                          const precondition& pre, bool durable)
 {
     // Cheap early answer before paying for an fsync: when many contenders poll a held lock
     // with if_absent, or retry a CAS with a version that is already stale. Linearisable:
@@ -570,7 +570,7 @@ std::optional<std::string> write_blocking(const key_path& path, std::string_view
         }
 
         std::optional<temp_file> tmp;
-        const std::optional<staged> ready = stage(dir.get(), path, bytes, tmp);
+        const std::optional<staged> ready = stage(dir.get(), path, bytes, durable, tmp);
         if (!ready)
             continue; // the directory was removed after we opened it
 
@@ -586,7 +586,8 @@ std::optional<std::string> write_blocking(const key_path& path, std::string_view
         if (commit(dir.get(), path, *tmp, pre) == commit_outcome::precondition_failed)
             return std::nullopt;
         // Make the new directory entry durable before reporting success.
-        fsync_dir(dir.get(), path.dir);
+        if (durable)
+            fsync_dir(dir.get(), path.dir);
         return ready->version;
     }
     throw_error(errc::io_error, "write " + path.full + ": its directory was removed "
@@ -594,7 +595,7 @@ std::optional<std::string> write_blocking(const key_path& path, std::string_view
                                     + " times while writing; giving up");
 }
 
-remove_result remove_blocking(const key_path& path, const precondition& pre)
+remove_result remove_blocking(const key_path& path, const precondition& pre, bool durable)
 {
     for (int attempt = 0; attempt < max_attempts; ++attempt) {
         const unique_fd dir = open_dir(path.dir);
@@ -620,7 +621,8 @@ remove_result remove_blocking(const key_path& path, const precondition& pre)
                 return remove_result::not_found;
             throw_io("remove", path.full, errno);
         }
-        fsync_dir(dir.get(), path.dir);
+        if (durable)
+            fsync_dir(dir.get(), path.dir);
 
         // Meltano deletes the per-id directory with the state; S3 has no empty directories
         // either. Best effort: anything else in it (the lock, a writer's temp file) keeps
@@ -891,22 +893,27 @@ asio::awaitable<std::optional<blob>> file_store::read(std::string key)
 }
 
 asio::awaitable<std::optional<std::string>>
-file_store::write(std::string key, std::string bytes, precondition pre)
+file_store::write(std::string key, std::string bytes, precondition pre, durability mode)
 {
     const key_path path = resolve(root_, key);
-    std::function<std::optional<std::string>()> job = [&path, &bytes, &pre] {
-        return write_blocking(path, bytes, pre);
+    const bool durable = mode == durability::durable;
+    std::function<std::optional<std::string>()> job = [&path, &bytes, &pre, durable] {
+        return write_blocking(path, bytes, pre, durable);
     };
     co_return co_await pool_->call<std::optional<std::string>>(std::move(job));
 }
 
-asio::awaitable<remove_result> file_store::remove(std::string key, precondition pre)
+asio::awaitable<remove_result> file_store::remove(std::string key, precondition pre,
+                                                  durability mode)
 {
     const key_path path = resolve(root_, key);
     if (pre.type() == precondition::kind::if_absent)
         throw std::invalid_argument("file_store::remove: if_absent is not a meaningful "
                                     "precondition for removing " + path.full);
-    std::function<remove_result()> job = [&path, &pre] { return remove_blocking(path, pre); };
+    const bool durable = mode == durability::durable;
+    std::function<remove_result()> job = [&path, &pre, durable] {
+        return remove_blocking(path, pre, durable);
+    };
     co_return co_await pool_->call<remove_result>(std::move(job));
 }
 

@@ -79,7 +79,12 @@ private:
     enter_local(const std::string& id,
                 std::optional<std::chrono::steady_clock::time_point> deadline);
     void leave_local(const std::string& id);
-    boost::asio::awaitable<std::optional<held_lock>> attempt(const std::string& id);
+    struct blank_lock_watch {
+        std::string version;
+        std::chrono::steady_clock::time_point first_seen;
+    };
+    boost::asio::awaitable<std::optional<held_lock>>
+    attempt(const std::string& id, std::optional<blank_lock_watch>& blank_watch);
     std::optional<state_document> parse_stored(const std::string& id,
                                                const std::string& bytes) const;
     std::chrono::system_clock::time_point now() const;

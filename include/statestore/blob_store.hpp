@@ -42,6 +42,12 @@ private:
 
 enum class remove_result { removed, not_found, precondition_failed };
 
+/// Whether a change must survive a power failure. Lock objects only exclude live
+/// processes, so a store may skip flushing them (on a local disk that saves two fsyncs per
+/// locked write); state documents are always durable. Stores that are durable anyway
+/// (object stores) ignore it.
+enum class durability { durable, ephemeral };
+
 /// One page of a listing. With a delimiter, keys that contain it after the prefix are
 /// rolled up into common prefixes (S3 semantics). An empty next_token means the end.
 struct list_page {
@@ -63,9 +69,21 @@ public:
     /// Writes the whole object atomically. Returns the new version, or nullopt when the
     /// precondition did not hold (nothing was changed then).
     virtual boost::asio::awaitable<std::optional<std::string>>
-    write(std::string key, std::string bytes, precondition pre) = 0;
+    write(std::string key, std::string bytes, precondition pre, durability mode) = 0;
 
-    virtual boost::asio::awaitable<remove_result> remove(std::string key, precondition pre) = 0;
+    virtual boost::asio::awaitable<remove_result> remove(std::string key, precondition pre,
+                                                         durability mode) = 0;
+
+    /// Durable write / remove.
+    boost::asio::awaitable<std::optional<std::string>> write(std::string key, std::string bytes,
+                                                             precondition pre)
+    {
+        return write(std::move(key), std::move(bytes), std::move(pre), durability::durable);
+    }
+    boost::asio::awaitable<remove_result> remove(std::string key, precondition pre)
+    {
+        return remove(std::move(key), std::move(pre), durability::durable);
+    }
 
     virtual boost::asio::awaitable<list_page>
     list(std::string prefix, std::string delimiter, std::string page_token) = 0;

@@ -25,10 +25,17 @@ public:
     std::string describe() const override;
     const std::string& root() const noexcept { return root_; }
 
+    using blob_store::remove;
+    using blob_store::write;
+
     boost::asio::awaitable<std::optional<blob>> read(std::string key) override;
+    /// durability::ephemeral skips the fsync of the file and of its directory: a reader in
+    /// another process still sees the old or the new content, but after a power failure
+    /// the object may be missing or empty.
     boost::asio::awaitable<std::optional<std::string>>
-    write(std::string key, std::string bytes, precondition pre) override;
-    boost::asio::awaitable<remove_result> remove(std::string key, precondition pre) override;
+    write(std::string key, std::string bytes, precondition pre, durability mode) override;
+    boost::asio::awaitable<remove_result> remove(std::string key, precondition pre,
+                                                 durability mode) override;
     boost::asio::awaitable<list_page>
     list(std::string prefix, std::string delimiter, std::string page_token) override;
 

@@ -535,6 +535,26 @@ BOOST_AUTO_TEST_CASE(garbage_in_lock_is_a_clear_error, *boost::unit_test::precon
     BOOST_TEST(slurp(state_dir() / "g" / "lock") == "not a time\n"); // not ours to delete
 }
 
+BOOST_AUTO_TEST_CASE(empty_lock_is_taken_over_only_after_a_full_timeout,
+                     *boost::unit_test::precondition(blob_only))
+{
+    // An empty lock has no timestamp: Meltano between truncate and write, or a lock that
+    // was never flushed before a power failure. It counts as held for one full timeout
+    // from when we first see it unchanged.
+    spit(state_dir() / "e" / "lock", "");
+    settings s = base;
+    s.lock_timeout_seconds = 0.5;
+    asio::io_context io;
+    auto store = open(io, s);
+    auto* blob = dynamic_cast<blob_state_backend*>(&store->backend());
+    BOOST_TEST(!run_coro(io, blob->try_acquire("e")).has_value());
+    const auto t0 = std::chrono::steady_clock::now();
+    run_coro(io, store->set("e", js(R"({"singer_state": {"v": 1}})")));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 500ms));
+    BOOST_TEST(!fs::exists(state_dir() / "e" / "lock"));
+    BOOST_TEST(run_coro(io, store->get_document("e")).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(no_lost_updates_8_processes_50_merges)
 {
     const std::string id = "dev:tap-busy-to-target-busy";
