@@ -321,36 +321,13 @@ asio::awaitable<std::optional<state_document>> blob_state_backend::get(std::stri
     co_return parse_stored(id, stored->bytes);
 }
 
-asio::awaitable<void> blob_state_backend::update(std::string id, state_mutator mutate)
+asio::awaitable<void>
+blob_state_backend::under_lock(const std::string& id, std::function<asio::awaitable<void>()> body)
 {
-    validate_state_id(id);
     held_lock lock = co_await acquire(id);
     std::exception_ptr failure;
     try {
-        const std::string key = state_key(id);
-        // Compare-and-swap against what we read: if our lock expired and someone else wrote
-        // meanwhile, we re-read and apply our change on top instead of overwriting theirs.
-        for (int attempt_no = 1;; ++attempt_no) {
-            std::optional<blob> stored = co_await store_->read(key);
-            std::optional<state_document> current;
-            if (stored)
-                current = parse_stored(id, stored->bytes);
-            std::optional<state_document> next = mutate(current);
-            if (!next)
-                break;
-            precondition condition = stored ? precondition::if_version(stored->version)
-                                             : precondition::if_absent();
-            std::optional<std::string> written =
-                co_await store_->write(key, next->serialize(), std::move(condition));
-            if (written)
-                break;
-            if (attempt_no >= 32)
-                throw_error(errc::precondition_failed,
-                            "state " + id + " at " + uri_ +
-                                " kept changing under its lock; gave up after 32 attempts");
-            warn("state " + id + " changed while this process held its lock; applying the "
-                 "change again on top of the new version");
-        }
+        co_await body();
     } catch (...) {
         failure = std::current_exception();
     }
@@ -365,25 +342,48 @@ asio::awaitable<void> blob_state_backend::update(std::string id, state_mutator m
     co_await release(std::move(lock));
 }
 
+asio::awaitable<void> blob_state_backend::update(std::string id, state_mutator mutate)
+{
+    validate_state_id(id);
+    const std::string key = state_key(id);
+    // Compare-and-swap against what we read: if our lock expired and someone else wrote
+    // meanwhile, we re-read and apply our change on top instead of overwriting theirs.
+    std::function<asio::awaitable<void>()> read_modify_write =
+        [this, &id, &key, &mutate]() -> asio::awaitable<void> {
+        for (int attempt_no = 1;; ++attempt_no) {
+            std::optional<blob> stored = co_await store_->read(key);
+            std::optional<state_document> current;
+            if (stored)
+                current = parse_stored(id, stored->bytes);
+            std::optional<state_document> next = mutate(current);
+            if (!next)
+                co_return;
+            precondition condition = stored ? precondition::if_version(stored->version)
+                                             : precondition::if_absent();
+            std::optional<std::string> written =
+                co_await store_->write(key, next->serialize(), std::move(condition));
+            if (written)
+                co_return;
+            if (attempt_no >= 32)
+                throw_error(errc::precondition_failed,
+                            "state " + id + " at " + uri_ +
+                                " kept changing under its lock; gave up after 32 attempts");
+            warn("state " + id + " changed while this process held its lock; applying the "
+                 "change again on top of the new version");
+        }
+    };
+    co_await under_lock(id, std::move(read_modify_write));
+}
+
 asio::awaitable<bool> blob_state_backend::erase(std::string id)
 {
     validate_state_id(id);
-    held_lock lock = co_await acquire(id);
     remove_result outcome = remove_result::not_found;
-    std::exception_ptr failure;
-    try {
+    std::function<asio::awaitable<void>()> remove_state =
+        [this, &id, &outcome]() -> asio::awaitable<void> {
         outcome = co_await store_->remove(state_key(id), precondition::none());
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    if (failure) {
-        try {
-            co_await release(std::move(lock));
-        } catch (...) {
-        }
-        std::rethrow_exception(failure);
-    }
-    co_await release(std::move(lock));
+    };
+    co_await under_lock(id, std::move(remove_state));
     co_return outcome == remove_result::removed;
 }
 

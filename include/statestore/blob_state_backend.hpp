@@ -85,6 +85,9 @@ private:
     };
     boost::asio::awaitable<std::optional<held_lock>>
     attempt(const std::string& id, std::optional<blank_lock_watch>& blank_watch);
+    /// Runs `body` holding the lock of `id`; releases it however `body` ends.
+    boost::asio::awaitable<void> under_lock(const std::string& id,
+                                            std::function<boost::asio::awaitable<void>()> body);
     std::optional<state_document> parse_stored(const std::string& id,
                                                const std::string& bytes) const;
     std::chrono::system_clock::time_point now() const;

@@ -167,14 +167,16 @@ cp "$WORK/f/$ID/state.json" kept.json
 
 # Read-only state directory. Root ignores permissions, so drop to nobody when root.
 chmod -R a+rX "$WORK/f"; chmod 555 "$WORK/f/$ID"
-AS=""
+AS=""; RO_BIN=$S
 if [ "$(id -u)" -eq 0 ]; then
-  if setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$BIN" 2>/dev/null; then
+  # The build tree may sit in a directory nobody cannot enter: run a copy from $WORK.
+  cp "$BIN" "$WORK/statestore-ro" && chmod 755 "$WORK/statestore-ro" && RO_BIN="$WORK/statestore-ro"
+  if setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$RO_BIN" 2>/dev/null; then
     AS="setpriv --reuid=65534 --regid=65534 --clear-groups"
   fi
 fi
 if [ "$(id -u)" -ne 0 ] || [ -n "$AS" ]; then
-  run "read-only state directory" 1 $AS $S --uri "$F" state set --force $ID '{"singer_state": {"new": 1}}'
+  run "read-only state directory" 1 $AS $RO_BIN --uri "$F" state set --force $ID '{"singer_state": {"new": 1}}'
   has "read-only message says why" "$err" "ermission denied"
   same_file "read-only dir: state unchanged" kept.json "$WORK/f/$ID/state.json"
 else

@@ -11,6 +11,8 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "support/error_matchers.hpp"
+
 #include <bit>
 #include <cstdint>
 #include <limits>
@@ -25,15 +27,7 @@ using statestore::json_style;
 
 namespace {
 
-// True when `e` carries `code` and exactly `message`; reports what it got otherwise.
-auto is_error(statestore::errc code, std::string message)
-{
-    return [code, message = std::move(message)](const statestore::error& e) {
-        BOOST_TEST(static_cast<int>(e.value()) == static_cast<int>(code));
-        BOOST_TEST(std::string(e.what()) == message);
-        return e.value() == code && e.what() == message;
-    };
-}
+using statestore::test::is_error;
 
 struct float_case {
     std::uint64_t bits;

@@ -12,6 +12,8 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "support/error_matchers.hpp"
+
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -25,14 +27,7 @@ using statestore::state_document;
 
 namespace {
 
-auto is_error(statestore::errc code, std::string message)
-{
-    return [code, message = std::move(message)](const statestore::error& e) {
-        BOOST_TEST(static_cast<int>(e.value()) == static_cast<int>(code));
-        BOOST_TEST(std::string(e.what()) == message);
-        return e.value() == code && e.what() == message;
-    };
-}
+using statestore::test::is_error;
 
 json::value js(std::string_view text) { return statestore::parse_json(text); }
 
