@@ -219,7 +219,9 @@ struct retry_decision {
 /// failure (a request that never left may always be sent). Checked in this order: success,
 /// client class, idempotency, attempt and time limits; then the backoff delay is drawn,
 /// and if waiting it would reach maximum_elapsed the operation stops now instead of
-/// sleeping into a deadline it cannot meet.
+/// sleeping into a deadline it cannot meet. A throttled answer skips the idempotency
+/// check: the service refused the request without acting on it, so sending it again
+/// cannot apply it twice.
 retry_decision decide(const retry_policy& retry, const backoff_policy& backoff,
                       int attempts_made, std::chrono::nanoseconds elapsed,
                       failure_class failure,

@@ -1,0 +1,178 @@
+// Settings, URIs and backend selection: Meltano's names and rules.
+
+#include <boost/test/unit_test.hpp>
+
+#include "support/error_matchers.hpp"
+
+#include "statestore/backend_factory.hpp"
+#include "statestore/error.hpp"
+#include "statestore/settings.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+
+using statestore::errc;
+using statestore::test::is_error;
+
+namespace {
+
+/// Sets environment variables for one scope and restores what was there.
+class scoped_env {
+public:
+    explicit scoped_env(std::map<std::string, std::optional<std::string>> values)
+    {
+        for (const auto& [name, value] : values) {
+            const char* old = std::getenv(name.c_str());
+            saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
+            set(name, value);
+        }
+    }
+    ~scoped_env()
+    {
+        for (const auto& [name, value] : saved_)
+            set(name, value);
+    }
+
+private:
+    static void set(const std::string& name, const std::optional<std::string>& value)
+    {
+        if (value)
+            ::setenv(name.c_str(), value->c_str(), 1);
+        else
+            ::unsetenv(name.c_str());
+    }
+    std::map<std::string, std::optional<std::string>> saved_;
+};
+
+const std::map<std::string, std::optional<std::string>> clean_env = {
+    {"MELTANO_STATE_BACKEND_URI", std::nullopt},
+    {"MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS", std::nullopt},
+    {"MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS", std::nullopt},
+    {"STATESTORE_LOCK_MAX_WAIT_SECONDS", std::nullopt},
+    {"MELTANO_DATABASE_URI", std::nullopt},
+    {"MELTANO_SYS_DIR_ROOT", std::nullopt},
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(settings_tests)
+
+BOOST_AUTO_TEST_CASE(defaults_are_meltanos)
+{
+    scoped_env env(clean_env);
+    const auto s = statestore::settings::from_env();
+    BOOST_TEST(s.uri == "systemdb");
+    BOOST_TEST(s.lock_timeout_seconds == 10.0);
+    BOOST_TEST(s.lock_retry_seconds == 1.0);
+    BOOST_TEST(!s.lock_max_wait_seconds.has_value());
+    BOOST_TEST(statestore::effective_database_uri(s) == "sqlite:///.meltano/meltano.db");
+}
+
+BOOST_AUTO_TEST_CASE(environment_overrides_defaults)
+{
+    auto values = clean_env;
+    values["MELTANO_STATE_BACKEND_URI"] = "file:///srv/state";
+    values["MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS"] = "30";
+    values["MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS"] = " 0.25 ";
+    values["STATESTORE_LOCK_MAX_WAIT_SECONDS"] = "5";
+    values["MELTANO_SYS_DIR_ROOT"] = "/proj/.meltano";
+    scoped_env env(values);
+    const auto s = statestore::settings::from_env();
+    BOOST_TEST(s.uri == "file:///srv/state");
+    BOOST_TEST(s.lock_timeout_seconds == 30.0);
+    BOOST_TEST(s.lock_retry_seconds == 0.25);
+    BOOST_TEST(s.lock_max_wait_seconds.value_or(-1) == 5.0);
+    BOOST_TEST(statestore::effective_database_uri(s) == "sqlite:////proj/.meltano/meltano.db");
+    statestore::settings explicit_wins = s;
+    explicit_wins.database_uri = "sqlite:///x.db";
+    BOOST_TEST(statestore::effective_database_uri(explicit_wins) == "sqlite:///x.db");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_environment_names_the_variable)
+{
+    for (const char* bad : {"ten", "-1", "1e999", "", "1.5s"}) {
+        auto values = clean_env;
+        values["MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS"] = std::string(bad);
+        scoped_env env(values);
+        if (std::string(bad).empty()) { // an empty variable counts as unset
+            BOOST_TEST(statestore::settings::from_env().lock_retry_seconds == 1.0);
+            continue;
+        }
+        BOOST_CHECK_EXCEPTION(statestore::settings::from_env(), statestore::error,
+                              [](const statestore::error& e) {
+                                  return e.value() == errc::invalid_setting &&
+                                         std::string(e.what()).find(
+                                             "MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS") !=
+                                             std::string::npos;
+                              });
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sqlite_uris_follow_sqlalchemy)
+{
+    using statestore::sqlite_path_from_uri;
+    BOOST_TEST(sqlite_path_from_uri("sqlite:///.meltano/meltano.db") == ".meltano/meltano.db");
+    BOOST_TEST(sqlite_path_from_uri("sqlite:////abs/meltano.db") == "/abs/meltano.db");
+    BOOST_TEST(sqlite_path_from_uri("sqlite+pysqlite:///rel.db") == "rel.db");
+    BOOST_TEST(sqlite_path_from_uri("sqlite:///rel.db?timeout=20") == "rel.db");
+    BOOST_TEST(sqlite_path_from_uri("sqlite://") == ":memory:");
+    BOOST_TEST(sqlite_path_from_uri("sqlite:///:memory:") == ":memory:");
+    BOOST_CHECK_EXCEPTION(sqlite_path_from_uri("postgresql+psycopg://u@h/db"), statestore::error,
+                          [](const statestore::error& e) {
+                              return e.value() == errc::unsupported_backend;
+                          });
+    BOOST_CHECK_EXCEPTION(sqlite_path_from_uri("sqlite://host/db"), statestore::error,
+                          [](const statestore::error& e) { return e.value() == errc::invalid_uri; });
+    BOOST_CHECK_EXCEPTION(sqlite_path_from_uri("meltano.db"), statestore::error,
+                          [](const statestore::error& e) { return e.value() == errc::invalid_uri; });
+}
+
+BOOST_AUTO_TEST_CASE(env_vars_expand_like_meltano)
+{
+    scoped_env env({{"SS_TEST_ROOT", std::string("/p/.meltano")}, {"SS_UNSET", std::nullopt}});
+    using statestore::expand_env_vars;
+    BOOST_TEST(expand_env_vars("file:///${SS_TEST_ROOT}/state") == "file:////p/.meltano/state");
+    BOOST_TEST(expand_env_vars("file://$SS_TEST_ROOT/state") == "file:///p/.meltano/state");
+    BOOST_TEST(expand_env_vars("a${SS_UNSET}b$SS_UNSET") == "a${SS_UNSET}b$SS_UNSET");
+    BOOST_TEST(expand_env_vars("cost $ 5 and ${unclosed") == "cost $ 5 and ${unclosed");
+}
+
+BOOST_AUTO_TEST_CASE(backend_uris)
+{
+    using statestore::parse_backend_uri;
+    BOOST_TEST(parse_backend_uri("systemdb").scheme == "systemdb");
+    const auto f = parse_backend_uri("file:///srv/state/");
+    BOOST_TEST(f.scheme == "file");
+    BOOST_TEST(f.path == "/srv/state");
+    BOOST_TEST(parse_backend_uri("FILE:///x").scheme == "file"); // urlparse lower-cases
+    BOOST_TEST(parse_backend_uri("file://localhost/x").path == "/x");
+    BOOST_TEST(parse_backend_uri("file:////double/slash").path == "//double/slash");
+    BOOST_TEST(parse_backend_uri("file:///a%20b").path == "/a%20b"); // verbatim, as Meltano
+
+    BOOST_CHECK_EXCEPTION(parse_backend_uri("file://relative/x"), statestore::error,
+                          is_error(errc::invalid_uri,
+                                   "file state backend URI \"file://relative/x\" must be "
+                                   "file:///absolute/directory (\"file://relative/...\" would "
+                                   "name a host, not a relative path)"));
+    BOOST_CHECK_EXCEPTION(parse_backend_uri("SYSTEMDB"), statestore::error,
+                          is_error(errc::unsupported_backend,
+                                   "No state backend found for scheme '' (URI \"SYSTEMDB\"), "
+                                   "available backends are: systemdb, file"));
+    BOOST_CHECK_EXCEPTION(parse_backend_uri("snowflake://acct/db"), statestore::error,
+                          is_error(errc::unsupported_backend,
+                                   "No state backend found for scheme 'snowflake' (URI "
+                                   "\"snowflake://acct/db\"), available backends are: "
+                                   "systemdb, file"));
+    for (const char* later : {"s3://bucket/state", "azure://c/p", "gs://b/p"})
+        BOOST_CHECK_EXCEPTION(parse_backend_uri(later), statestore::error,
+                              [](const statestore::error& e) {
+                                  return e.value() == errc::unsupported_backend &&
+                                         std::string(e.what()).find("not available in this "
+                                                                    "build") !=
+                                             std::string::npos;
+                              });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
