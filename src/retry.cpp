@@ -25,10 +25,10 @@ bool is_one_of(std::string_view value, std::initializer_list<std::string_view> n
 // older JSON API answers). The request was refused before being acted on.
 bool is_throttling_code(std::string_view code) noexcept
 {
-    return is_one_of(code, {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled",
-                            "RequestLimitExceeded", "TooManyRequestsException",
-                            "BandwidthLimitExceeded", "ServerBusy", "rateLimitExceeded",
-                            "userRateLimitExceeded"});
+    return is_one_of(code,
+                     {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled",
+                      "RequestLimitExceeded", "TooManyRequestsException", "BandwidthLimitExceeded",
+                      "ServerBusy", "rateLimitExceeded", "userRateLimitExceeded"});
 }
 
 // Codes sent with 400 that are really about credentials: an expired session token, or a
@@ -41,7 +41,10 @@ bool is_auth_code(std::string_view code) noexcept
 
 // ----- Retry-After -------------------------------------------------------------------
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept
+{
+    return c >= '0' && c <= '9';
+}
 
 // A cursor over an HTTP-date. Every token is matched exactly: the grammar is
 // case-sensitive and has fixed widths, so there is no need for anything more lenient.
@@ -129,9 +132,9 @@ std::optional<clock_time> scan_time_of_day(date_scanner& in) noexcept
 std::optional<std::chrono::sys_seconds> make_time(int year, int month_index, int day,
                                                   clock_time t) noexcept
 {
-    const std::chrono::year_month_day ymd{std::chrono::year{year},
-                                          std::chrono::month{static_cast<unsigned>(month_index + 1)},
-                                          std::chrono::day{static_cast<unsigned>(day)}};
+    const std::chrono::year_month_day ymd{
+        std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month_index + 1)},
+        std::chrono::day{static_cast<unsigned>(day)}};
     if (!ymd.ok()) {
         return std::nullopt;
     }
@@ -279,11 +282,15 @@ failure_class classify(unsigned status, std::string_view provider_code) noexcept
 std::optional<errc> to_errc(unsigned status, std::string_view provider_code) noexcept
 {
     switch (classify(status, provider_code)) {
-    case failure_class::success: return std::nullopt;
-    case failure_class::throttled: return errc::throttled;
+    case failure_class::success:
+        return std::nullopt;
+    case failure_class::throttled:
+        return errc::throttled;
     case failure_class::transient:
-    case failure_class::server: return errc::backend_unavailable;
-    case failure_class::client: break;
+    case failure_class::server:
+        return errc::backend_unavailable;
+    case failure_class::client:
+        break;
     }
     if (status == 401 || status == 403 || is_auth_code(provider_code)) {
         return errc::auth_failed;
@@ -300,7 +307,10 @@ std::optional<errc> to_errc(unsigned status, std::string_view provider_code) noe
     return errc::backend_unavailable;
 }
 
-errc to_errc(transport_failure) noexcept { return errc::backend_unavailable; }
+errc to_errc(transport_failure) noexcept
+{
+    return errc::backend_unavailable;
+}
 
 bool request_may_have_been_processed(transport_failure failure) noexcept
 {
@@ -308,11 +318,13 @@ bool request_may_have_been_processed(transport_failure failure) noexcept
     case transport_failure::resolve:
     case transport_failure::connect:
     case transport_failure::handshake:
-    case transport_failure::certificate: return false;
+    case transport_failure::certificate:
+        return false;
     case transport_failure::write:
     case transport_failure::read_headers:
     case transport_failure::read_body:
-    case transport_failure::timeout: return true;
+    case transport_failure::timeout:
+        return true;
     }
     return true;
 }
@@ -437,17 +449,16 @@ std::optional<milliseconds> parse_retry_after(std::string_view value,
     }
     // In milliseconds, not system_clock's nanoseconds: a year-9999 date would overflow
     // those. The date is whole seconds, so subtracting the floor of `now` rounds the wait up.
-    const auto until = std::chrono::time_point_cast<milliseconds>(*date) -
-                       std::chrono::floor<milliseconds>(now);
+    const auto until =
+        std::chrono::time_point_cast<milliseconds>(*date) - std::chrono::floor<milliseconds>(now);
     return std::max(until, milliseconds{0});
 }
 
 // ----- decision --------------------------------------------------------------------------
 
-retry_decision decide(const retry_policy& retry, const backoff_policy& backoff,
-                      int attempts_made, std::chrono::nanoseconds elapsed,
-                      failure_class failure, std::optional<milliseconds> retry_after,
-                      bool idempotent)
+retry_decision decide(const retry_policy& retry, const backoff_policy& backoff, int attempts_made,
+                      std::chrono::nanoseconds elapsed, failure_class failure,
+                      std::optional<milliseconds> retry_after, bool idempotent)
 {
     if (failure == failure_class::success) {
         return {false, milliseconds{0}, decision_reason::succeeded};
@@ -480,11 +491,16 @@ retry_decision decide(const retry_policy& retry, const backoff_policy& backoff,
 std::string_view to_string(failure_class value) noexcept
 {
     switch (value) {
-    case failure_class::success: return "success";
-    case failure_class::transient: return "transient";
-    case failure_class::throttled: return "throttled";
-    case failure_class::server: return "server";
-    case failure_class::client: return "client";
+    case failure_class::success:
+        return "success";
+    case failure_class::transient:
+        return "transient";
+    case failure_class::throttled:
+        return "throttled";
+    case failure_class::server:
+        return "server";
+    case failure_class::client:
+        return "client";
     }
     return "unknown";
 }
@@ -492,14 +508,22 @@ std::string_view to_string(failure_class value) noexcept
 std::string_view to_string(transport_failure value) noexcept
 {
     switch (value) {
-    case transport_failure::resolve: return "resolve";
-    case transport_failure::connect: return "connect";
-    case transport_failure::handshake: return "handshake";
-    case transport_failure::certificate: return "certificate";
-    case transport_failure::write: return "write";
-    case transport_failure::read_headers: return "read_headers";
-    case transport_failure::read_body: return "read_body";
-    case transport_failure::timeout: return "timeout";
+    case transport_failure::resolve:
+        return "resolve";
+    case transport_failure::connect:
+        return "connect";
+    case transport_failure::handshake:
+        return "handshake";
+    case transport_failure::certificate:
+        return "certificate";
+    case transport_failure::write:
+        return "write";
+    case transport_failure::read_headers:
+        return "read_headers";
+    case transport_failure::read_body:
+        return "read_body";
+    case transport_failure::timeout:
+        return "timeout";
     }
     return "unknown";
 }
@@ -507,12 +531,18 @@ std::string_view to_string(transport_failure value) noexcept
 std::string_view to_string(decision_reason value) noexcept
 {
     switch (value) {
-    case decision_reason::will_retry: return "will retry";
-    case decision_reason::succeeded: return "succeeded";
-    case decision_reason::permanent: return "not retryable";
-    case decision_reason::not_idempotent: return "not idempotent";
-    case decision_reason::attempts_exhausted: return "attempts exhausted";
-    case decision_reason::time_exhausted: return "time limit reached";
+    case decision_reason::will_retry:
+        return "will retry";
+    case decision_reason::succeeded:
+        return "succeeded";
+    case decision_reason::permanent:
+        return "not retryable";
+    case decision_reason::not_idempotent:
+        return "not idempotent";
+    case decision_reason::attempts_exhausted:
+        return "attempts exhausted";
+    case decision_reason::time_exhausted:
+        return "time limit reached";
     }
     return "unknown";
 }

@@ -93,8 +93,8 @@ std::optional<std::uint64_t> optional_count(const pugi::xml_node& parent, std::s
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        fail_list(std::string(name) + " is not a non-negative integer: " +
-                  detail::quote_for_message(raw, 40));
+        fail_list(std::string(name) +
+                  " is not a non-negative integer: " + detail::quote_for_message(raw, 40));
     }
     return value;
 }

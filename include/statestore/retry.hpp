@@ -111,8 +111,7 @@ bool request_may_have_been_processed(transport_failure failure) noexcept;
 /// ifGenerationMatch: a duplicate then fails the precondition instead of changing data
 /// twice) or when the caller declares the operation naturally idempotent (for example a
 /// lease renewal). Methods are compared case-sensitively, as HTTP defines them.
-bool may_retry(std::string_view method, bool has_precondition,
-               bool naturally_idempotent) noexcept;
+bool may_retry(std::string_view method, bool has_precondition, bool naturally_idempotent) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Retry policy: attempt count and total time
@@ -222,9 +221,8 @@ struct retry_decision {
 /// sleeping into a deadline it cannot meet. A throttled answer skips the idempotency
 /// check: the service refused the request without acting on it, so sending it again
 /// cannot apply it twice.
-retry_decision decide(const retry_policy& retry, const backoff_policy& backoff,
-                      int attempts_made, std::chrono::nanoseconds elapsed,
-                      failure_class failure,
+retry_decision decide(const retry_policy& retry, const backoff_policy& backoff, int attempts_made,
+                      std::chrono::nanoseconds elapsed, failure_class failure,
                       std::optional<std::chrono::milliseconds> retry_after, bool idempotent);
 
 /// Short lower-case names for diagnostics ("throttled", "read_headers", ...).

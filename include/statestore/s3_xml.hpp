@@ -56,13 +56,13 @@ s3_list_result parse_list_objects_v2(std::string_view body);
 /// An S3 error body (<Error>); RGW and Azure use the same shape. Absent elements are
 /// empty strings: RGW, for one, sends no or an empty <Message>.
 struct s3_error {
-    std::string code;       ///< the provider code used for classification
-    std::string message;    ///< human text, for diagnostics only; may be empty
-    std::string request_id; ///< <RequestId>
-    std::string host_id;    ///< <HostId>
-    std::string resource;   ///< <Resource>
+    std::string code;        ///< the provider code used for classification
+    std::string message;     ///< human text, for diagnostics only; may be empty
+    std::string request_id;  ///< <RequestId>
+    std::string host_id;     ///< <HostId>
+    std::string resource;    ///< <Resource>
     std::string bucket_name; ///< <BucketName> (RGW, and some AWS errors)
-    std::string key;        ///< <Key> (AWS NoSuchKey)
+    std::string key;         ///< <Key> (AWS NoSuchKey)
 };
 
 /// Parses an error body. Returns nullopt, never throws a parse error, when the body is

@@ -72,14 +72,16 @@ statestore::uniform_random replay(std::vector<double> values)
     };
 }
 
-statestore::uniform_random fixed(double value) { return replay({value}); }
+statestore::uniform_random fixed(double value)
+{
+    return replay({value});
+}
 
 // 1994-11-06 08:49:37 UTC, the date in RFC 9110's examples, plus `offset`.
 system_clock::time_point rfc_example_time(system_clock::duration offset = {})
 {
     using namespace std::chrono;
-    return sys_days{year{1994} / November / day{6}} + hours{8} + minutes{49} + seconds{37} +
-           offset;
+    return sys_days{year{1994} / November / day{6}} + hours{8} + minutes{49} + seconds{37} + offset;
 }
 
 const backoff_options small_backoff{100ms, 2.0, 1000ms, 20000ms};
@@ -184,8 +186,8 @@ BOOST_AUTO_TEST_CASE(delay_is_at_least_retry_after_and_capped)
     BOOST_TEST(b.delay(2, 3000ms).count() == 3000); // server asked for more: honoured
     BOOST_TEST(b.delay(2, 50ms).count() == 100);    // asked for less: jitter wins
     BOOST_TEST(b.delay(2, 0ms).count() == 100);
-    BOOST_TEST(b.delay(2, 20000ms).count() == 20000);      // exactly the cap
-    BOOST_TEST(b.delay(2, 3600000ms).count() == 20000);    // an hour: capped
+    BOOST_TEST(b.delay(2, 20000ms).count() == 20000);        // exactly the cap
+    BOOST_TEST(b.delay(2, 3600000ms).count() == 20000);      // an hour: capped
     BOOST_TEST(b.delay(2, milliseconds{-5}).count() == 100); // nonsense: ignored
 }
 
@@ -208,23 +210,17 @@ BOOST_AUTO_TEST_CASE(retry_after_http_dates)
     BOOST_TEST(retry_after_ms("Sun, 06 Nov 1994 08:51:07 GMT", now) ==
                std::optional<long long>(90000));
     // Exactly now, and in the past: no wait.
-    BOOST_TEST(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now) ==
-               std::optional<long long>(0));
-    BOOST_TEST(retry_after_ms("Sat, 05 Nov 1994 08:49:37 GMT", now) ==
-               std::optional<long long>(0));
-    BOOST_TEST(retry_after_ms("Thu, 01 Jan 1970 00:00:00 GMT", now) ==
-               std::optional<long long>(0));
+    BOOST_TEST(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now) == std::optional<long long>(0));
+    BOOST_TEST(retry_after_ms("Sat, 05 Nov 1994 08:49:37 GMT", now) == std::optional<long long>(0));
+    BOOST_TEST(retry_after_ms("Thu, 01 Jan 1970 00:00:00 GMT", now) == std::optional<long long>(0));
     // A sub-second "now" rounds the wait up, so we never come back early.
-    BOOST_TEST(retry_after_ms("Sun, 06 Nov 1994 08:49:38 GMT",
-                                             rfc_example_time(250us)) ==
+    BOOST_TEST(retry_after_ms("Sun, 06 Nov 1994 08:49:38 GMT", rfc_example_time(250us)) ==
                std::optional<long long>(1000));
     // Across a month and a year boundary, and a leap day.
-    BOOST_TEST(retry_after_ms("Sun, 01 Jan 1995 00:00:00 GMT",
-                                             rfc_example_time()) ==
+    BOOST_TEST(retry_after_ms("Sun, 01 Jan 1995 00:00:00 GMT", rfc_example_time()) ==
                std::optional<long long>((55LL * 86400 + 15 * 3600 + 10 * 60 + 23) * 1000));
-    BOOST_TEST(retry_after_ms(
-                   "Thu, 29 Feb 1996 00:00:01 GMT",
-                   std::chrono::sys_days{std::chrono::year{1996} / 2 / 29}) ==
+    BOOST_TEST(retry_after_ms("Thu, 29 Feb 1996 00:00:01 GMT",
+                              std::chrono::sys_days{std::chrono::year{1996} / 2 / 29}) ==
                std::optional<long long>(1000));
     // Far future dates do not overflow nanosecond clocks.
     const auto far = retry_after_ms("Fri, 31 Dec 9999 23:59:59 GMT", now);
@@ -233,8 +229,7 @@ BOOST_AUTO_TEST_CASE(retry_after_http_dates)
     // The obsolete forms RFC 9110 requires recipients to accept.
     BOOST_TEST(retry_after_ms("Sunday, 06-Nov-94 08:51:07 GMT", now) ==
                std::optional<long long>(90000));
-    BOOST_TEST(retry_after_ms("Sun Nov  6 08:51:07 1994", now) ==
-               std::optional<long long>(90000));
+    BOOST_TEST(retry_after_ms("Sun Nov  6 08:51:07 1994", now) == std::optional<long long>(90000));
     BOOST_TEST(retry_after_ms("Sun Nov 16 08:49:37 1994", now) ==
                std::optional<long long>(10LL * 86400 * 1000));
 }
@@ -247,7 +242,7 @@ BOOST_AUTO_TEST_CASE(rfc850_two_digit_years_use_a_sliding_window)
     const auto y70 = retry_after_ms("Tuesday, 01-Jan-70 00:00:00 GMT", in_2026);
     BOOST_TEST_REQUIRE(y70.has_value());
     BOOST_TEST(*y70 == duration_cast<milliseconds>(sys_days{year{2070} / 1 / 1} -
-                                                    sys_days{year{2026} / 1 / 1})
+                                                   sys_days{year{2026} / 1 / 1})
                            .count());
     BOOST_TEST(retry_after_ms("Tuesday, 01-Jan-80 00:00:00 GMT", in_2026) ==
                std::optional<long long>(0));
@@ -256,23 +251,31 @@ BOOST_AUTO_TEST_CASE(rfc850_two_digit_years_use_a_sliding_window)
 }
 
 BOOST_DATA_TEST_CASE(garbage_retry_after_is_ignored,
-                     bdata::make({""sv, "   "sv, "abc"sv, "-5"sv, "+5"sv, "1.5"sv, "5s"sv,
-                                  "1e3"sv, "0x10"sv, "5 5"sv,
-                                  "Sun, 06 Nov 1994 08:49:37 UTC"sv,  // zone must be GMT
-                                  "Sun, 06 Nov 1994 08:49:37"sv,      // no zone
-                                  "sun, 06 nov 1994 08:49:37 GMT"sv,  // names are case-sensitive
-                                  "Sun, 6 Nov 1994 08:49:37 GMT"sv,   // day must have 2 digits
-                                  "Sun, 06 Nov 94 08:49:37 GMT"sv,    // year must have 4
-                                  "Sun, 31 Feb 1994 08:49:37 GMT"sv,  // no such date
+                     bdata::make({""sv,
+                                  "   "sv,
+                                  "abc"sv,
+                                  "-5"sv,
+                                  "+5"sv,
+                                  "1.5"sv,
+                                  "5s"sv,
+                                  "1e3"sv,
+                                  "0x10"sv,
+                                  "5 5"sv,
+                                  "Sun, 06 Nov 1994 08:49:37 UTC"sv, // zone must be GMT
+                                  "Sun, 06 Nov 1994 08:49:37"sv,     // no zone
+                                  "sun, 06 nov 1994 08:49:37 GMT"sv, // names are case-sensitive
+                                  "Sun, 6 Nov 1994 08:49:37 GMT"sv,  // day must have 2 digits
+                                  "Sun, 06 Nov 94 08:49:37 GMT"sv,   // year must have 4
+                                  "Sun, 31 Feb 1994 08:49:37 GMT"sv, // no such date
                                   "Sun, 00 Nov 1994 08:49:37 GMT"sv,
-                                  "Sun, 06 Nov 1994 24:00:00 GMT"sv,  // hour out of range
+                                  "Sun, 06 Nov 1994 24:00:00 GMT"sv, // hour out of range
                                   "Sun, 06 Nov 1994 08:60:00 GMT"sv,
                                   "Sun, 06 Nov 1994 08:49:61 GMT"sv,
                                   "Sun, 06 Xyz 1994 08:49:37 GMT"sv,
                                   "Sun, 06 Nov 1994 08:49:37 GMT extra"sv,
                                   "Sun 06 Nov 1994 08:49:37 GMT"sv,
                                   "Sunday, 06-Nov-1994 08:49:37 GMT"sv,
-                                  "Sun Nov 6 08:49:37 1994"sv,        // asctime pads with space
+                                  "Sun Nov 6 08:49:37 1994"sv, // asctime pads with space
                                   "2024-01-01T00:00:00Z"sv}),
                      value)
 {
@@ -282,8 +285,7 @@ BOOST_DATA_TEST_CASE(garbage_retry_after_is_ignored,
 BOOST_AUTO_TEST_CASE(leap_second_is_accepted)
 {
     BOOST_TEST(retry_after_ms("Sat, 31 Dec 2016 23:59:60 GMT",
-                                             std::chrono::sys_days{std::chrono::year{2017} / 1 /
-                                                                   1}) ==
+                              std::chrono::sys_days{std::chrono::year{2017} / 1 / 1}) ==
                std::optional<long long>(0));
 }
 
@@ -292,29 +294,28 @@ BOOST_AUTO_TEST_CASE(leap_second_is_accepted)
 BOOST_AUTO_TEST_CASE(invalid_options_are_refused)
 {
     using statestore::test::is_error;
-    BOOST_CHECK_EXCEPTION(retry_policy(retry_options{0, 1000ms}), statestore::error,
-                          is_error(errc::invalid_setting,
-                                   "retry: maximum_attempts must be at least 1, not 0"));
-    BOOST_CHECK_EXCEPTION(retry_policy(retry_options{3, -1ms}), statestore::error,
-                          is_error(errc::invalid_setting,
-                                   "retry: maximum_elapsed must not be negative"));
+    BOOST_CHECK_EXCEPTION(
+        retry_policy(retry_options{0, 1000ms}), statestore::error,
+        is_error(errc::invalid_setting, "retry: maximum_attempts must be at least 1, not 0"));
+    BOOST_CHECK_EXCEPTION(
+        retry_policy(retry_options{3, -1ms}), statestore::error,
+        is_error(errc::invalid_setting, "retry: maximum_elapsed must not be negative"));
     BOOST_CHECK_EXCEPTION(backoff_policy(backoff_options{-1ms, 2.0, 1000ms, 1000ms}),
                           statestore::error,
                           is_error(errc::invalid_setting, "backoff: delays must not be negative"));
-    BOOST_CHECK_EXCEPTION(
-        backoff_policy(backoff_options{100ms, 0.5, 1000ms, 1000ms}), statestore::error,
-        is_error(errc::invalid_setting,
-                 "backoff: multiplier must be a finite number of at least 1"));
-    BOOST_CHECK_EXCEPTION(
-        backoff_policy(backoff_options{100ms, std::numeric_limits<double>::quiet_NaN(), 1000ms,
-                                       1000ms}),
-        statestore::error,
-        is_error(errc::invalid_setting,
-                 "backoff: multiplier must be a finite number of at least 1"));
-    BOOST_CHECK_EXCEPTION(
-        backoff_policy(backoff_options{2000ms, 2.0, 1000ms, 1000ms}), statestore::error,
-        is_error(errc::invalid_setting,
-                 "backoff: maximum_delay must not be less than initial_delay"));
+    BOOST_CHECK_EXCEPTION(backoff_policy(backoff_options{100ms, 0.5, 1000ms, 1000ms}),
+                          statestore::error,
+                          is_error(errc::invalid_setting,
+                                   "backoff: multiplier must be a finite number of at least 1"));
+    BOOST_CHECK_EXCEPTION(backoff_policy(backoff_options{
+                              100ms, std::numeric_limits<double>::quiet_NaN(), 1000ms, 1000ms}),
+                          statestore::error,
+                          is_error(errc::invalid_setting,
+                                   "backoff: multiplier must be a finite number of at least 1"));
+    BOOST_CHECK_EXCEPTION(backoff_policy(backoff_options{2000ms, 2.0, 1000ms, 1000ms}),
+                          statestore::error,
+                          is_error(errc::invalid_setting,
+                                   "backoff: maximum_delay must not be less than initial_delay"));
     // Defaults are valid.
     BOOST_CHECK_NO_THROW(retry_policy{});
     BOOST_CHECK_NO_THROW(backoff_policy{});
@@ -327,8 +328,8 @@ BOOST_AUTO_TEST_CASE(retry_policy_limits_attempts_and_total_time)
     const retry_policy p(retry_options{3, 10000ms});
     BOOST_TEST(p.allows(1, 0ms));
     BOOST_TEST(p.allows(2, 9999ms));
-    BOOST_TEST(!p.allows(3, 0ms));      // three attempts made: that was the last
-    BOOST_TEST(!p.allows(2, 10000ms));  // time is up
+    BOOST_TEST(!p.allows(3, 0ms));     // three attempts made: that was the last
+    BOOST_TEST(!p.allows(2, 10000ms)); // time is up
     BOOST_TEST(!p.allows(1, std::chrono::hours{5}));
     BOOST_TEST(p.allows(1, std::chrono::nanoseconds{9'999'999'999}));
     const retry_policy once(retry_options{1, 10000ms});
@@ -352,14 +353,14 @@ std::ostream& operator<<(std::ostream& os, const idempotency_case& c)
 const idempotency_case idempotency_table[] = {
     {"GET", false, false, true},     {"GET", true, false, true},
     {"HEAD", false, false, true},    {"OPTIONS", false, false, true},
-    {"PUT", false, false, false},    // a blind overwrite may clobber a newer write
-    {"PUT", true, false, true},      // If-Match / If-None-Match / ifGenerationMatch
-    {"PUT", false, true, true},      // declared naturally idempotent
+    {"PUT", false, false, false}, // a blind overwrite may clobber a newer write
+    {"PUT", true, false, true},   // If-Match / If-None-Match / ifGenerationMatch
+    {"PUT", false, true, true},   // declared naturally idempotent
     {"DELETE", false, false, false}, {"DELETE", true, false, true},
     {"DELETE", false, true, true},   {"POST", false, false, false},
-    {"POST", true, false, true},     // GCS upload with ifGenerationMatch
+    {"POST", true, false, true}, // GCS upload with ifGenerationMatch
     {"POST", false, true, true},     {"PATCH", false, false, false},
-    {"get", false, false, false},    // methods are case-sensitive: unknown = a write
+    {"get", false, false, false}, // methods are case-sensitive: unknown = a write
     {"", false, false, false},
 };
 
@@ -389,12 +390,12 @@ const status_case status_table[] = {
     {304, ""sv, failure_class::success, std::nullopt}, // answer to a conditional read
     // Throttling: by status, or by provider code whatever the status.
     {429, ""sv, failure_class::throttled, errc::throttled},
-    {429, "rateLimitExceeded"sv, failure_class::throttled, errc::throttled},  // GCS
-    {403, "rateLimitExceeded"sv, failure_class::throttled, errc::throttled},  // GCS, older
+    {429, "rateLimitExceeded"sv, failure_class::throttled, errc::throttled}, // GCS
+    {403, "rateLimitExceeded"sv, failure_class::throttled, errc::throttled}, // GCS, older
     {403, "userRateLimitExceeded"sv, failure_class::throttled, errc::throttled},
-    {503, "SlowDown"sv, failure_class::throttled, errc::throttled},           // S3, RGW
-    {503, "ServerBusy"sv, failure_class::throttled, errc::throttled},         // Azure
-    {400, "Throttling"sv, failure_class::throttled, errc::throttled},         // AWS generic
+    {503, "SlowDown"sv, failure_class::throttled, errc::throttled},   // S3, RGW
+    {503, "ServerBusy"sv, failure_class::throttled, errc::throttled}, // Azure
+    {400, "Throttling"sv, failure_class::throttled, errc::throttled}, // AWS generic
     {400, "RequestLimitExceeded"sv, failure_class::throttled, errc::throttled},
     {200, "SlowDown"sv, failure_class::success, std::nullopt}, // a code never overrides 2xx
     // Server faults.
@@ -425,7 +426,7 @@ const status_case status_table[] = {
     {403, "AccessDenied"sv, failure_class::client, errc::auth_failed},
     {403, "InvalidAccessKeyId"sv, failure_class::client, errc::auth_failed},
     {403, "AuthorizationFailure"sv, failure_class::client, errc::auth_failed}, // Azure
-    {404, ""sv, failure_class::client, errc::not_found},  // HEAD: no body, no code
+    {404, ""sv, failure_class::client, errc::not_found}, // HEAD: no body, no code
     {404, "NoSuchKey"sv, failure_class::client, errc::not_found},
     {404, "BlobNotFound"sv, failure_class::client, errc::not_found},
     {404, "NoSuchBucket"sv, failure_class::client, errc::invalid_setting},
@@ -458,8 +459,7 @@ statestore::retry_decision decide_now(failure_class cls, bool idempotent, int at
                                       std::optional<milliseconds> retry_after = {})
 {
     const backoff_policy b(small_backoff, fixed(0.5));
-    return statestore::decide(default_limits, b, attempts, elapsed, cls, retry_after,
-                              idempotent);
+    return statestore::decide(default_limits, b, attempts, elapsed, cls, retry_after, idempotent);
 }
 
 } // namespace
@@ -544,7 +544,8 @@ BOOST_AUTO_TEST_CASE(rgw_lost_cas_race_is_server_class_and_guarded_by_its_precon
 {
     const auto cls = statestore::classify(500, "UnknownError");
     BOOST_TEST(cls == failure_class::server);
-    BOOST_TEST(statestore::to_errc(500, "UnknownError") == std::optional(errc::backend_unavailable));
+    BOOST_TEST(statestore::to_errc(500, "UnknownError") ==
+               std::optional(errc::backend_unavailable));
     const bool cas = statestore::may_retry("PUT", true, false);
     BOOST_TEST(decide_now(cls, cas).retry);
     const bool blind = statestore::may_retry("PUT", false, false);
@@ -632,6 +633,23 @@ struct scripted_outcome {
     std::optional<milliseconds> retry_after;
 };
 
+scripted_outcome fails_at(transport_failure step)
+{
+    scripted_outcome o;
+    o.transport = step;
+    return o;
+}
+
+scripted_outcome answers(unsigned status, std::string_view code = {},
+                         std::optional<milliseconds> retry_after = {})
+{
+    scripted_outcome o;
+    o.status = status;
+    o.code = code;
+    o.retry_after = retry_after;
+    return o;
+}
+
 struct loop_result {
     int attempts = 0;
     bool succeeded = false;
@@ -658,8 +676,8 @@ loop_result run_loop(const std::vector<scripted_outcome>& script, const request_
         } else {
             cls = statestore::classify(o.status, o.code);
         }
-        const auto d = statestore::decide(policy, backoff, out.attempts, clock, cls,
-                                          o.retry_after, idempotent);
+        const auto d = statestore::decide(policy, backoff, out.attempts, clock, cls, o.retry_after,
+                                          idempotent);
         out.last_reason = d.reason;
         if (!d.retry) {
             out.succeeded = cls == failure_class::success;
@@ -675,7 +693,7 @@ loop_result run_loop(const std::vector<scripted_outcome>& script, const request_
 BOOST_DATA_TEST_CASE(fake_transport_recovers_after_a_failure_at_each_step,
                      bdata::make(transport_table), c)
 {
-    const std::vector<scripted_outcome> script{{.transport = c.step}, {.status = 200}};
+    const std::vector<scripted_outcome> script{fails_at(c.step), answers(200)};
     const auto get = run_loop(script, get_request);
     const auto put = run_loop(script, blind_put);
     if (c.step == transport_failure::certificate) {
@@ -693,10 +711,10 @@ BOOST_DATA_TEST_CASE(fake_transport_recovers_after_a_failure_at_each_step,
 BOOST_AUTO_TEST_CASE(fake_transport_mixed_failures_then_success)
 {
     const std::vector<scripted_outcome> script{
-        {.transport = transport_failure::connect},
-        {.status = 503, .code = "SlowDown"sv, .retry_after = 2000ms},
-        {.status = 500, .code = "InternalError"sv},
-        {.status = 200},
+        fails_at(transport_failure::connect),
+        answers(503, "SlowDown", 2000ms),
+        answers(500, "InternalError"),
+        answers(200),
     };
     const auto r = run_loop(script, conditional_put);
     BOOST_TEST(r.succeeded);
@@ -707,7 +725,7 @@ BOOST_AUTO_TEST_CASE(fake_transport_mixed_failures_then_success)
 
 BOOST_AUTO_TEST_CASE(fake_transport_server_down_gives_up_after_bounded_attempts)
 {
-    const std::vector<scripted_outcome> script{{.transport = transport_failure::connect}};
+    const std::vector<scripted_outcome> script{fails_at(transport_failure::connect)};
     const auto r = run_loop(script, get_request);
     BOOST_TEST(!r.succeeded);
     BOOST_TEST(r.attempts == 5);
@@ -723,8 +741,7 @@ BOOST_AUTO_TEST_CASE(fake_transport_server_down_gives_up_after_bounded_attempts)
 
 BOOST_AUTO_TEST_CASE(fake_transport_client_error_is_final_at_once)
 {
-    const std::vector<scripted_outcome> script{
-        {.status = 403, .code = "SignatureDoesNotMatch"sv}};
+    const std::vector<scripted_outcome> script{answers(403, "SignatureDoesNotMatch")};
     const auto r = run_loop(script, get_request);
     BOOST_TEST(!r.succeeded);
     BOOST_TEST(r.attempts == 1);
@@ -735,8 +752,7 @@ BOOST_AUTO_TEST_CASE(names_for_diagnostics)
 {
     BOOST_TEST(statestore::to_string(failure_class::throttled) == "throttled");
     BOOST_TEST(statestore::to_string(transport_failure::read_headers) == "read_headers");
-    BOOST_TEST(statestore::to_string(decision_reason::attempts_exhausted) ==
-               "attempts exhausted");
+    BOOST_TEST(statestore::to_string(decision_reason::attempts_exhausted) == "attempts exhausted");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
