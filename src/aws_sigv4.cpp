@@ -75,8 +75,8 @@ constexpr char hex_lower[] = "0123456789abcdef";
 
 bool is_unreserved(unsigned char c) noexcept
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 char ascii_lower(char c) noexcept
@@ -93,9 +93,9 @@ std::string lower(std::string_view text)
 
 bool iequals(std::string_view a, std::string_view b) noexcept
 {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(),
-                      [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return ascii_lower(x) == ascii_lower(y);
+           });
 }
 
 // Header whitespace: SP and HTAB, plus CR and LF so that values folded over several lines
@@ -181,22 +181,24 @@ signing_mode resolve_mode(const signing_options& options)
 bool adds_content_hash(const signing_options& options)
 {
     switch (options.content_hash) {
-    case content_hash_header::if_s3: return options.service == "s3";
-    case content_hash_header::always: return true;
-    case content_hash_header::never: return false;
+    case content_hash_header::if_s3:
+        return options.service == "s3";
+    case content_hash_header::always:
+        return true;
+    case content_hash_header::never:
+        return false;
     }
     return false;
 }
 
 // The steps shared by both forms, from canonical request to signature.
 void finish(signing_result& result, const request& req, const credentials& creds,
-            const signing_options& options, signing_mode mode,
-            std::span<const query_param> query, const canonical_header_list& headers,
-            std::string_view amz, std::string_view date, std::string_view scope)
+            const signing_options& options, signing_mode mode, std::span<const query_param> query,
+            const canonical_header_list& headers, std::string_view amz, std::string_view date,
+            std::string_view scope)
 {
     result.canonical_request = canonical_request(req.method, canonical_uri(req.path, mode),
-                                                 canonical_query(query), headers,
-                                                 req.payload_hash);
+                                                 canonical_query(query), headers, req.payload_hash);
     result.string_to_sign = string_to_sign(amz, scope, sha256_hex(result.canonical_request));
     result.signature =
         signature(signing_key(creds.secret_access_key, date, options.region, options.service),
@@ -227,8 +229,7 @@ std::string sha256_hex(std::string_view bytes)
 {
     digest out{};
     unsigned int out_size = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &out_size, sha256_md(), nullptr) !=
-            1 ||
+    if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &out_size, sha256_md(), nullptr) != 1 ||
         out_size != out.size()) {
         throw std::runtime_error("OpenSSL SHA-256 failed");
     }
@@ -304,9 +305,12 @@ std::string canonical_uri(std::string_view path, signing_mode mode)
         return "/";
     }
     switch (mode) {
-    case signing_mode::s3: return std::string(path);
-    case signing_mode::generic: return uri_encode(normalize_path(path), false);
-    case signing_mode::generic_unnormalized: return uri_encode(path, false);
+    case signing_mode::s3:
+        return std::string(path);
+    case signing_mode::generic:
+        return uri_encode(normalize_path(path), false);
+    case signing_mode::generic_unnormalized:
+        return uri_encode(path, false);
     }
     return std::string(path);
 }
@@ -362,13 +366,11 @@ canonical_header_list canonical_headers(std::span<const header> headers)
 
 std::string canonical_request(std::string_view method, std::string_view canonical_uri,
                               std::string_view canonical_query,
-                              const canonical_header_list& headers,
-                              std::string_view payload_hash)
+                              const canonical_header_list& headers, std::string_view payload_hash)
 {
     std::string out;
     out.reserve(method.size() + canonical_uri.size() + canonical_query.size() +
-                headers.canonical.size() + headers.signed_names.size() + payload_hash.size() +
-                5);
+                headers.canonical.size() + headers.signed_names.size() + payload_hash.size() + 5);
     // headers.canonical ends with its own '\n', hence the blank line before the names.
     out.append(method).append("\n");
     out.append(canonical_uri).append("\n");
@@ -418,8 +420,8 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
     return out;
 }
 
-digest signing_key(const secret& secret_access_key, std::string_view date,
-                   std::string_view region, std::string_view service)
+digest signing_key(const secret& secret_access_key, std::string_view date, std::string_view region,
+                   std::string_view service)
 {
     std::string seed = "AWS4" + secret_access_key.reveal();
     digest key{};
@@ -487,14 +489,12 @@ signing_result sign_headers(const request& req, const credentials& creds,
     }
     result.headers.push_back(
         {std::string(h_authorization),
-         authorization_header(creds.access_key_id, scope, headers.signed_names,
-                              result.signature)});
+         authorization_header(creds.access_key_id, scope, headers.signed_names, result.signature)});
     return result;
 }
 
-signing_result sign_headers(const request& req, const credentials& creds,
-                            std::string_view region, std::string_view service,
-                            std::chrono::system_clock::time_point time,
+signing_result sign_headers(const request& req, const credentials& creds, std::string_view region,
+                            std::string_view service, std::chrono::system_clock::time_point time,
                             std::optional<signing_mode> mode)
 {
     signing_options options;
@@ -505,8 +505,7 @@ signing_result sign_headers(const request& req, const credentials& creds,
     return sign_headers(req, creds, options);
 }
 
-signing_result presign(const request& req, const credentials& creds,
-                       const signing_options& options)
+signing_result presign(const request& req, const credentials& creds, const signing_options& options)
 {
     constexpr std::chrono::seconds max_expires{7 * 24 * 3600};
     if (options.expires < std::chrono::seconds{1} || options.expires > max_expires) {

@@ -123,11 +123,11 @@ struct signing_options {
 /// for the wire; redact them (is_sensitive_header / is_sensitive_query_param) before logging.
 /// The secret access key appears in none of the fields.
 struct signing_result {
-    std::vector<header> headers;     ///< sign_headers: the headers to add; presign: empty
-    std::vector<query_param> query;  ///< presign: the parameters to add; sign_headers: empty
+    std::vector<header> headers;    ///< sign_headers: the headers to add; presign: empty
+    std::vector<query_param> query; ///< presign: the parameters to add; sign_headers: empty
     std::string canonical_request;
     std::string string_to_sign;
-    std::string signature;           ///< 64 lower-case hex digits
+    std::string signature; ///< 64 lower-case hex digits
 };
 
 using digest = std::array<unsigned char, 32>;
@@ -176,8 +176,7 @@ canonical_header_list canonical_headers(std::span<const header> headers);
 /// method, URI, query, header block, signed names and payload hash, one per line.
 std::string canonical_request(std::string_view method, std::string_view canonical_uri,
                               std::string_view canonical_query,
-                              const canonical_header_list& headers,
-                              std::string_view payload_hash);
+                              const canonical_header_list& headers, std::string_view payload_hash);
 
 /// "YYYYMMDDTHHMMSSZ" in UTC, the X-Amz-Date format.
 std::string amz_date(std::chrono::system_clock::time_point time);
@@ -194,8 +193,8 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
 
 /// HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request". The key is as
 /// sensitive as the secret for that day, region and service: do not log it.
-digest signing_key(const secret& secret_access_key, std::string_view date,
-                   std::string_view region, std::string_view service);
+digest signing_key(const secret& secret_access_key, std::string_view date, std::string_view region,
+                   std::string_view service);
 
 /// Hex HMAC-SHA256 of the string to sign under the signing key.
 std::string signature(const digest& signing_key, std::string_view string_to_sign);
@@ -214,9 +213,8 @@ signing_result sign_headers(const request& req, const credentials& creds,
                             const signing_options& options);
 
 /// The same with default options: mode from the service unless given.
-signing_result sign_headers(const request& req, const credentials& creds,
-                            std::string_view region, std::string_view service,
-                            std::chrono::system_clock::time_point time,
+signing_result sign_headers(const request& req, const credentials& creds, std::string_view region,
+                            std::string_view service, std::chrono::system_clock::time_point time,
                             std::optional<signing_mode> mode = std::nullopt);
 
 /// Signs `req` in the query string (a presigned URL). result.query are the parameters to add:
