@@ -53,7 +53,11 @@ const json::value& or_empty(const json::value& half)
 
 state_document state_document::parse(std::string_view text)
 {
-    const json::value root = parse_json(text);
+    return from_json(parse_json(text));
+}
+
+state_document state_document::from_json(const json::value& root)
+{
     if (!root.is_object()) {
         throw_error(errc::invalid_document,
                     std::string("state document must be a JSON object, got ") +

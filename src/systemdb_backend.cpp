@@ -35,7 +35,7 @@ namespace {
 // The table exactly as Meltano's alembic migration (6828cc5b1a4f) creates it. SQLAlchemy's DDL
 // compiler separates items with ", \n\t" (note the trailing space) and SQLite stores the text
 // verbatim minus "IF NOT EXISTS", so a table we create is byte-identical in sqlite_master to
-// one Meltano created. Meltano's migrations can then run against our file unchanged.
+// one Meltano created. (We write no alembic_version: see README, compatibility notes.)
 constexpr const char* create_state_table_sql = "CREATE TABLE IF NOT EXISTS state (\n"
                                                "\tstate_id VARCHAR(900) NOT NULL, \n"
                                                "\tpartial_state VARCHAR, \n"

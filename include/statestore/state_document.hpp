@@ -18,6 +18,8 @@ struct state_document {
     /// that is neither object nor null, or text that is not JSON throws
     /// statestore::error(invalid_document).
     static state_document parse(std::string_view text);
+    /// The same rules applied to an already parsed value (an entry of an export).
+    static state_document from_json(const boost::json::value& root);
 
     /// The exact bytes Meltano writes: json.dumps({"completed": ..., "partial": ...}).
     std::string serialize() const;

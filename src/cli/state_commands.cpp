@@ -373,14 +373,9 @@ void add_state_commands(CLI::App& app, command_runner& selected)
                                                           kind_name(parsed));
                 std::vector<state_entry> entries;
                 for (const auto& [id, value] : parsed.as_object()) {
-                    if (!value.is_object())
-                        throw command_failure(exit_error,
-                                              "state " + std::string(id) +
-                                                  " in the import is not a JSON object");
                     try {
                         // Same rules as a stored document: missing halves are {}.
-                        entries.emplace_back(std::string(id),
-                                             state_document::parse(to_python_json(value)));
+                        entries.emplace_back(std::string(id), state_document::from_json(value));
                     } catch (const error& e) {
                         throw command_failure(exit_error, "state " + std::string(id) +
                                                               " in the import: " + e.what());

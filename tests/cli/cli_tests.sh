@@ -207,6 +207,9 @@ run "import invalid JSON" 1 bash -c "echo '{nope' | $S --uri $F state import"
 has "import invalid JSON message" "$err" "Invalid JSON"
 run "import non-object" 2 bash -c "echo '[1]' | $S --uri $F state import -"
 has "import non-object message" "$err" "expected a JSON object, got array"
+run "import entry that is not a document" 1 bash -c "echo '{\"ok\": {\"completed\": {}}, \"bad\": [1]}' | $S --uri file://$WORK/imp state import"
+has "import entry message names the id" "$err" "state bad in the import"
+[ ! -e "$WORK/imp/ok" ] && ok "a bad entry imports nothing" || fail "partial import happened"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
