@@ -375,6 +375,12 @@ asio::awaitable<void> blob_state_backend::update(std::string id, state_mutator m
     co_await under_lock(id, std::move(read_modify_write));
 }
 
+asio::awaitable<void> blob_state_backend::put_unlocked(std::string id, state_document document)
+{
+    validate_state_id(id);
+    co_await store_->write(state_key(id), document.serialize(), precondition::none());
+}
+
 asio::awaitable<bool> blob_state_backend::erase(std::string id)
 {
     validate_state_id(id);

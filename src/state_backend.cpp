@@ -37,4 +37,12 @@ asio::awaitable<std::size_t> state_backend::clear_all()
     co_return cleared;
 }
 
+asio::awaitable<void> state_backend::put_unlocked(std::string id, state_document document)
+{
+    state_mutator replace = [document = std::move(document)](const std::optional<state_document>&) {
+        return std::optional<state_document>(document);
+    };
+    co_await update(std::move(id), std::move(replace));
+}
+
 } // namespace statestore

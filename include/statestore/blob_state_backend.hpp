@@ -63,6 +63,8 @@ public:
     boost::asio::awaitable<void> update(std::string id, state_mutator mutate) override;
     boost::asio::awaitable<bool> erase(std::string id) override;
     boost::asio::awaitable<std::vector<std::string>> list(std::string pattern) override;
+    /// One atomic write of the document, no lock (offline migrations only).
+    boost::asio::awaitable<void> put_unlocked(std::string id, state_document document) override;
 
     /// Waits for and takes the lock of `id`. Throws lock_timeout after max_wait_seconds,
     /// invalid_lock if the lock object holds something that is not a timestamp.

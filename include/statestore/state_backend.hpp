@@ -51,6 +51,12 @@ public:
 
     /// Deletes every state; returns how many were deleted.
     virtual boost::asio::awaitable<std::size_t> clear_all();
+
+    /// Overwrites `id` with `document` without taking the state's lock (offline bulk
+    /// migration, `migrate --no-lock`). The default goes through update(), i.e. it does lock;
+    /// blob_state_backend overrides it with a plain atomic write. systemdb keeps the default:
+    /// its one-transaction update is its lock and costs nothing extra.
+    virtual boost::asio::awaitable<void> put_unlocked(std::string id, state_document document);
 };
 
 } // namespace statestore

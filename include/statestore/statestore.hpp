@@ -9,6 +9,7 @@
 #include "statestore/json_text.hpp"
 #include "statestore/lock_timestamp.hpp"
 #include "statestore/merge.hpp"
+#include "statestore/migrator.hpp"
 #include "statestore/pattern.hpp"
 #include "statestore/settings.hpp"
 #include "statestore/state_backend.hpp"

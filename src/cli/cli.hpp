@@ -44,6 +44,9 @@ using command_runner = std::function<int(const settings&)>;
 /// Registers `state` and its subcommands; `selected` receives the one chosen.
 void add_state_commands(CLI::App& app, command_runner& selected);
 
+/// Registers `migrate` (src/cli/migrate_command.cpp).
+void add_migrate_command(CLI::App& app, command_runner& selected);
+
 /// One line on stderr, as Meltano logs its messages.
 void log_line(const std::string& message);
 

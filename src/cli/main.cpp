@@ -54,6 +54,7 @@ int main(int argc, char** argv)
     globals.add_to(app);
     command_runner selected;
     add_state_commands(app, selected);
+    add_migrate_command(app, selected);
 
     try {
         app.parse(argc, argv);

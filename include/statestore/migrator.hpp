@@ -1,0 +1,119 @@
+#pragma once
+// Bulk migration of states between two backends (systemdb, file, ... in any direction):
+//
+//   statestore::migrate_options options;
+//   options.policy = statestore::if_exists::skip_identical;
+//   statestore::migrate_report report = co_await statestore::migrate(from, to, options);
+//
+// Every matching source id is copied as its raw document (completed and partial, unmerged,
+// bytes preserved), a bounded number of ids at a time on the caller's executor (no thread
+// per id). Each write takes the destination's lock, as Meltano would, so it is safe beside
+// running pipelines; lock = false writes without it, for offline migrations only.
+// Failures are per id: the run always finishes and reports them. Re-running a migration
+// skips ids whose destination already holds identical bytes without writing them, so an
+// interrupted run is completed by running it again.
+
+#include "statestore/state_backend.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace statestore {
+
+/// What to do with an id that already exists at the destination.
+enum class if_exists {
+    overwrite,      ///< replace it (Meltano's `state set --force`); identical bytes are not
+                    ///< rewritten (counted as identical_skipped)
+    skip,           ///< keep the destination's document, whatever it holds
+    skip_identical, ///< keep it if its bytes equal the source's, else replace it
+};
+
+/// Counts while a migration runs. `skipped` includes the identical ones here.
+struct migrate_progress {
+    std::size_t total = 0; ///< matching source ids (known once the listing is done)
+    std::size_t done = 0;  ///< ids finished, whatever the outcome
+    std::size_t copied = 0;
+    std::size_t skipped = 0;
+    std::size_t failed = 0;
+    std::chrono::steady_clock::duration elapsed{};
+    double ids_per_second = 0;
+};
+
+/// Cancels a running migration: no new id is started, ids in flight finish (including
+/// their lock waits). Safe to call from any thread or a signal handler's completion.
+class migrate_cancel {
+public:
+    void request() noexcept { requested_.store(true, std::memory_order_relaxed); }
+    bool requested() const noexcept { return requested_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<bool> requested_{false};
+};
+
+struct migrate_options {
+    std::string pattern;          ///< fnmatch over source ids; "" = all
+    std::size_t concurrency = 16; ///< ids in flight at once (0 counts as 1)
+    if_exists policy = if_exists::overwrite;
+    bool verify = true;   ///< read every written id back and compare bytes
+    bool lock = true;     ///< write under the destination's lock (off: offline use only)
+    bool dry_run = false; ///< read both sides, plan, write nothing
+    /// Attempts per id for transient failures (backend unavailable, throttled, a state
+    /// that kept changing). lock_timeout, corrupt documents and bad ids are never retried.
+    int max_attempts = 3;
+    /// Called on the migration's executor at most every progress_interval, and once at
+    /// the end with the final counts.
+    std::function<void(const migrate_progress&)> on_progress;
+    std::chrono::milliseconds progress_interval{500};
+    std::shared_ptr<migrate_cancel> cancel; ///< optional
+};
+
+struct migrate_failure {
+    std::string id;
+    std::string message;
+};
+
+enum class plan_action { copy, skip, overwrite };
+
+/// "copy", "skip", "overwrite".
+const char* to_string(plan_action action) noexcept;
+
+struct planned {
+    std::string id;
+    plan_action action = plan_action::copy;
+    bool identical = false; ///< skip because the destination already holds the same bytes
+};
+
+struct migrate_report {
+    std::size_t total = 0;  ///< matching source ids
+    std::size_t copied = 0; ///< written (new ids and overwrites)
+    std::size_t overwritten = 0; ///< of `copied`, ids that existed at the destination
+    std::size_t skipped = 0;     ///< existed, kept by policy skip
+    std::size_t identical_skipped = 0; ///< destination already identical: not written
+    std::size_t failed = 0;
+    std::size_t verified = 0; ///< written and read back identical
+    /// Cancelled before every id was started: total - (copied + skipped +
+    /// identical_skipped + failed) ids were not looked at.
+    bool cancelled = false;
+    bool dry_run = false; ///< counts then describe the plan; nothing was written
+    std::chrono::steady_clock::duration elapsed{};
+    std::vector<migrate_failure> failures; ///< sorted by id
+    std::vector<planned> plan;             ///< dry run only, in id order
+
+    std::size_t done() const noexcept { return copied + skipped + identical_skipped + failed; }
+    double ids_per_second() const noexcept;
+};
+
+/// Copies every source id matching options.pattern to `to`. Throws only if the source
+/// cannot be listed, or if `from` and `to` are the same object; everything per id is in
+/// the report. Both backends must be driven from the awaiting coroutine's executor.
+boost::asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
+                                               migrate_options options);
+
+} // namespace statestore

@@ -1,0 +1,348 @@
+#include "statestore/migrator.hpp"
+
+#include "statestore/error.hpp"
+
+#include "concurrency.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+namespace asio = boost::asio;
+
+namespace statestore {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+enum class outcome { copied, overwritten, skipped, identical, failed, not_started };
+
+/// A read-back that differs from the source: a failure, never retried.
+struct verification_failed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// A source id that was listed but is gone when read: a failure, never retried.
+struct vanished : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Failures worth another attempt: the store may answer next time. Everything else
+/// (lock_timeout, corrupt documents, invalid ids, auth) is reported at once.
+bool transient(errc code)
+{
+    switch (code) {
+    case errc::backend_unavailable:
+    case errc::throttled:
+    case errc::precondition_failed: // the state kept changing under its lock
+    case errc::lock_lost:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/// Null halves written as {} (systemdb does this on purpose: Meltano cannot read a NULL
+/// half back). Only used to accept such a read-back during verification.
+state_document without_null_halves(state_document document)
+{
+    if (document.completed.is_null())
+        document.completed = boost::json::object();
+    if (document.partial.is_null())
+        document.partial = boost::json::object();
+    return document;
+}
+
+bool has_null_half(const state_document& document)
+{
+    return document.completed.is_null() || document.partial.is_null();
+}
+
+/// Everything the workers and the progress ticker share. Lives on one executor.
+struct run_state {
+    run_state(state_backend& f, state_backend& t, migrate_options o,
+              const asio::any_io_executor& ex)
+        : from(f), to(t), options(std::move(o)), ticker(ex)
+    {
+    }
+
+    state_backend& from;
+    state_backend& to;
+    migrate_options options;
+    steady::time_point started = steady::now();
+    std::vector<std::string> ids;
+    std::vector<std::optional<planned>> plan; // dry run, by index
+    migrate_report report;
+    bool finished = false;
+    asio::steady_timer ticker;
+
+    bool cancel_requested() const { return options.cancel && options.cancel->requested(); }
+
+    migrate_progress progress() const
+    {
+        migrate_progress p;
+        p.total = report.total;
+        p.done = report.done();
+        p.copied = report.copied;
+        p.skipped = report.skipped + report.identical_skipped;
+        p.failed = report.failed;
+        p.elapsed = steady::now() - started;
+        const double seconds = std::chrono::duration<double>(p.elapsed).count();
+        p.ids_per_second = seconds > 0 ? static_cast<double>(p.done) / seconds : 0.0;
+        return p;
+    }
+
+    void record(const std::string& id, outcome result, std::string message)
+    {
+        switch (result) {
+        case outcome::copied: ++report.copied; break;
+        case outcome::overwritten:
+            ++report.copied;
+            ++report.overwritten;
+            break;
+        case outcome::skipped: ++report.skipped; break;
+        case outcome::identical: ++report.identical_skipped; break;
+        case outcome::failed:
+            ++report.failed;
+            report.failures.push_back(migrate_failure{id, std::move(message)});
+            break;
+        case outcome::not_started: break;
+        }
+    }
+};
+
+/// What the policy does with `existing` (nullopt: absent at the destination).
+outcome decide(const std::optional<std::string>& existing_bytes, bool exists,
+               const std::string& source_bytes, if_exists policy)
+{
+    if (!exists)
+        return outcome::copied;
+    if (existing_bytes && *existing_bytes == source_bytes)
+        return outcome::identical;
+    if (policy == if_exists::skip)
+        return outcome::skipped;
+    return outcome::overwritten;
+}
+
+/// One attempt at one id. Returns the outcome; throws on failure.
+asio::awaitable<outcome> copy_one(run_state& st, std::size_t index)
+{
+    const std::string& id = st.ids[index];
+    std::optional<state_document> source = co_await st.from.get(id);
+    if (!source)
+        throw vanished("state " + id + " was listed at " + st.from.describe() +
+                       " but no longer exists there");
+    const std::string source_bytes = source->serialize();
+
+    // A cheap unlocked look at the destination first: ids that are already identical (a
+    // re-run) or kept by `skip` cost one read, no lock and no write. The locked write below
+    // decides again on what it finds under the lock.
+    bool exists = false;
+    std::optional<std::string> existing_bytes; // nullopt with exists: unreadable document
+    std::optional<std::string> unreadable;
+    try {
+        std::optional<state_document> existing = co_await st.to.get(id);
+        if (existing) {
+            exists = true;
+            existing_bytes = existing->serialize();
+        }
+    } catch (const error& e) {
+        if (e.value() != errc::invalid_document)
+            throw;
+        exists = true; // a corrupt destination document: it exists and differs
+        unreadable = e.what();
+    }
+    const outcome planned_outcome = decide(existing_bytes, exists, source_bytes, st.options.policy);
+
+    if (st.options.dry_run) {
+        planned p;
+        p.id = id;
+        switch (planned_outcome) {
+        case outcome::copied: p.action = plan_action::copy; break;
+        case outcome::overwritten: p.action = plan_action::overwrite; break;
+        default:
+            p.action = plan_action::skip;
+            p.identical = planned_outcome == outcome::identical;
+            break;
+        }
+        st.plan[index] = std::move(p);
+        co_return planned_outcome;
+    }
+    if (planned_outcome == outcome::identical || planned_outcome == outcome::skipped)
+        co_return planned_outcome;
+
+    outcome result = planned_outcome;
+    if (st.options.lock) {
+        if (unreadable) // a locked read-modify-write cannot read it either
+            throw error(errc::invalid_document, *unreadable);
+        // Decided again under the lock, on what is there now. The mutator may run more
+        // than once (and on another thread); the last run is the one that counted.
+        const if_exists policy = st.options.policy;
+        outcome decided = outcome::copied;
+        state_mutator apply_policy = [&decided, &source, &source_bytes,
+                                      policy](const std::optional<state_document>& current) {
+            std::optional<std::string> current_bytes;
+            if (current)
+                current_bytes = current->serialize();
+            decided = decide(current_bytes, current.has_value(), source_bytes, policy);
+            if (decided == outcome::copied || decided == outcome::overwritten)
+                return std::optional<state_document>(*source);
+            return std::optional<state_document>();
+        };
+        co_await st.to.update(id, std::move(apply_policy));
+        result = decided;
+    } else {
+        co_await st.to.put_unlocked(id, *source);
+    }
+    if (result != outcome::copied && result != outcome::overwritten)
+        co_return result;
+
+    if (st.options.verify) {
+        std::optional<state_document> back = co_await st.to.get(id);
+        const std::string back_bytes = back ? back->serialize() : std::string();
+        // A backend that stores a null half as {} (systemdb) holds the same state.
+        const bool same =
+            back && (back_bytes == source_bytes ||
+                     (has_null_half(*source) &&
+                      back_bytes == without_null_halves(*source).serialize()));
+        if (!same)
+            throw verification_failed(
+                "state " + id + " at " + st.to.describe() + " does not read back as written: " +
+                (back ? "expected " + std::to_string(source_bytes.size()) + " bytes " +
+                            source_bytes.substr(0, 120) + ", read " +
+                            std::to_string(back_bytes.size()) + " bytes " +
+                            back_bytes.substr(0, 120)
+                      : std::string("it is absent")));
+        ++st.report.verified;
+    }
+    co_return result;
+}
+
+/// One id, with bounded retries of transient failures; never throws.
+asio::awaitable<void> migrate_one(std::shared_ptr<run_state> st, std::size_t index)
+{
+    if (st->cancel_requested())
+        co_return; // not started: cancellation stops taking new ids
+    const std::string& id = st->ids[index];
+    const int attempts = std::max(1, st->options.max_attempts);
+    for (int attempt = 1;; ++attempt) {
+        std::string failure;
+        bool retry = false;
+        try {
+            const outcome result = co_await copy_one(*st, index);
+            st->record(id, result, {});
+            co_return;
+        } catch (const error& e) {
+            failure = e.what();
+            retry = transient(e.value()) && attempt < attempts;
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (!retry || st->cancel_requested()) {
+            st->record(id, outcome::failed, std::move(failure));
+            co_return;
+        }
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        pause.expires_after(std::chrono::milliseconds(100 * attempt));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+asio::awaitable<void> progress_ticker(std::shared_ptr<run_state> st)
+{
+    for (;;) {
+        st->ticker.expires_after(st->options.progress_interval);
+        co_await st->ticker.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (st->finished)
+            co_return;
+        st->options.on_progress(st->progress());
+    }
+}
+
+} // namespace
+
+const char* to_string(plan_action action) noexcept
+{
+    switch (action) {
+    case plan_action::copy: return "copy";
+    case plan_action::skip: return "skip";
+    case plan_action::overwrite: return "overwrite";
+    }
+    return "?";
+}
+
+double migrate_report::ids_per_second() const noexcept
+{
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    return seconds > 0 ? static_cast<double>(done()) / seconds : 0.0;
+}
+
+asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
+                                        migrate_options options)
+{
+    if (&from == &to)
+        throw_error(errc::invalid_setting,
+                    "migrate: the source and the destination are the same backend (" +
+                        from.describe() + ")");
+    auto executor = co_await asio::this_coro::executor;
+    auto st = std::make_shared<run_state>(from, to, std::move(options), executor);
+    st->report.dry_run = st->options.dry_run;
+
+    const bool ticking =
+        st->options.on_progress && st->options.progress_interval.count() > 0;
+    if (ticking) {
+        // Detached: it only touches `st` (which it keeps alive) and stops at `finished`.
+        auto ticker = progress_ticker(st);
+        asio::co_spawn(executor, std::move(ticker), asio::detached);
+    }
+
+    std::exception_ptr failure;
+    try {
+        std::string pattern = st->options.pattern;
+        st->ids = co_await from.list(std::move(pattern));
+        st->report.total = st->ids.size();
+        if (st->options.dry_run)
+            st->plan.resize(st->ids.size());
+        std::function<asio::awaitable<void>(std::size_t)> body = [st](std::size_t index) {
+            return migrate_one(st, index);
+        };
+        co_await detail::for_each_bounded(st->ids.size(), st->options.concurrency,
+                                          std::move(body));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    st->finished = true;
+    st->ticker.cancel();
+    if (failure)
+        std::rethrow_exception(failure);
+
+    migrate_report report = std::move(st->report);
+    report.elapsed = steady::now() - st->started;
+    report.cancelled = report.done() < report.total && st->cancel_requested();
+    std::sort(report.failures.begin(), report.failures.end(),
+              [](const migrate_failure& a, const migrate_failure& b) { return a.id < b.id; });
+    for (auto& p : st->plan)
+        if (p)
+            report.plan.push_back(std::move(*p));
+    if (st->options.on_progress) {
+        migrate_progress last;
+        last.total = report.total;
+        last.done = report.done();
+        last.copied = report.copied;
+        last.skipped = report.skipped + report.identical_skipped;
+        last.failed = report.failed;
+        last.elapsed = report.elapsed;
+        last.ids_per_second = report.ids_per_second();
+        st->options.on_progress(last);
+    }
+    co_return report;
+}
+
+} // namespace statestore
