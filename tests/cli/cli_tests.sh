@@ -2,32 +2,14 @@
 # End-to-end tests of the `statestore` command line: Meltano's flags, exit codes, messages,
 # and that bad input loses nothing. Usage: cli_tests.sh /path/to/statestore
 set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:?path to the statestore binary}
 BIN=$(readlink -f "$BIN")
 WORK=$(mktemp -d /tmp/statestore-cli-XXXXXX)
 chmod 755 "$WORK"
 trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 cd "$WORK"
-# The tests choose their backend explicitly; the caller's environment must not leak in.
-unset MELTANO_STATE_BACKEND_URI MELTANO_DATABASE_URI MELTANO_SYS_DIR_ROOT \
-      MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS \
-      STATESTORE_LOCK_MAX_WAIT_SECONDS
-
-passed=0; failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-
-# run NAME EXPECTED_EXIT CMD...: runs CMD, keeps stdout in $out and stderr in $err.
-run() {
-  local name=$1 want=$2; shift 2
-  out=$("$@" 2>"$WORK/.err" </dev/null); code=$?
-  err=$(cat "$WORK/.err")
-  if [ "$code" -eq "$want" ]; then ok "$name (exit $code)"; else
-    fail "$name: exit $code, wanted $want; stderr: $err"; fi
-}
-has()     { case "$2" in *"$3"*) ok "$1";; *) fail "$1: missing [$3] in [$2]";; esac; }
-equals()  { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: got [$2] wanted [$3]"; fi; }
-same_file() { if cmp -s "$2" "$3"; then ok "$1"; else fail "$1: $2 changed"; fi; }
+source "$HERE/lib.sh"
 
 S=$BIN
 ID=dev:tap-github-to-target-jsonl
@@ -211,5 +193,4 @@ run "import entry that is not a document" 1 bash -c "echo '{\"ok\": {\"completed
 has "import entry message names the id" "$err" "state bad in the import"
 [ ! -e "$WORK/imp/ok" ] && ok "a bad entry imports nothing" || fail "partial import happened"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -3,6 +3,7 @@
 # SIGINT) and of examples/bulk_migrate.
 # Usage: migrate_tests.sh /path/to/statestore [/path/to/bulk_migrate]
 set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:?path to the statestore binary}
 BIN=$(readlink -f "$BIN")
 EXAMPLE=${2:-}
@@ -10,23 +11,7 @@ EXAMPLE=${2:-}
 WORK=$(mktemp -d /tmp/statestore-migrate-cli-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-unset MELTANO_STATE_BACKEND_URI MELTANO_DATABASE_URI MELTANO_SYS_DIR_ROOT \
-      MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS \
-      STATESTORE_LOCK_MAX_WAIT_SECONDS
-
-passed=0; failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-run() {
-  local name=$1 want=$2; shift 2
-  out=$("$@" 2>"$WORK/.err" </dev/null); code=$?
-  err=$(cat "$WORK/.err")
-  if [ "$code" -eq "$want" ]; then ok "$name (exit $code)"; else
-    fail "$name: exit $code, wanted $want; stderr: $err"; fi
-}
-has()    { case "$2" in *"$3"*) ok "$1";; *) fail "$1: missing [$3] in [$2]";; esac; }
-hasnt()  { case "$2" in *"$3"*) fail "$1: unexpected [$3] in [$2]";; *) ok "$1";; esac; }
-equals() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: got [$2] wanted [$3]"; fi; }
+source "$HERE/lib.sh"
 
 S=$BIN
 A="sqlite:///$WORK/a.db"
@@ -148,5 +133,4 @@ if [ -n "$EXAMPLE" ]; then
   has "example resumes" "$out" "total 296, copied 0, identical 296"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
