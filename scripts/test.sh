@@ -20,8 +20,10 @@ test -x "$prefix/bin/statestore"
 cmake -S examples/consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build build/consumer >/dev/null
 consumer_dir=$(mktemp -d)
-build/consumer/consumer "file://$consumer_dir" | tee /dev/stderr | grep -q '"orders"'
+consumer_output=$(build/consumer/consumer "file://$consumer_dir")
 rm -rf "$consumer_dir"
+echo "$consumer_output"
+grep -q '"orders"' <<<"$consumer_output"
 echo "install: find_package(statestore) consumer built and ran"
 
 scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSTATESTORE_SANITIZE=ON \
