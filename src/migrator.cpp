@@ -323,25 +323,18 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
     if (failure)
         std::rethrow_exception(failure);
 
+    // The last progress event reports the same figures as the report.
+    const migrate_progress last = st->progress();
     migrate_report report = std::move(st->report);
-    report.elapsed = steady::now() - st->started;
+    report.elapsed = last.elapsed;
     report.cancelled = report.done() < report.total && st->cancel_requested();
     std::sort(report.failures.begin(), report.failures.end(),
               [](const migrate_failure& a, const migrate_failure& b) { return a.id < b.id; });
     for (auto& p : st->plan)
         if (p)
             report.plan.push_back(std::move(*p));
-    if (st->options.on_progress) {
-        migrate_progress last;
-        last.total = report.total;
-        last.done = report.done();
-        last.copied = report.copied;
-        last.skipped = report.skipped + report.identical_skipped;
-        last.failed = report.failed;
-        last.elapsed = report.elapsed;
-        last.ids_per_second = report.ids_per_second();
+    if (st->options.on_progress)
         st->options.on_progress(last);
-    }
     co_return report;
 }
 
