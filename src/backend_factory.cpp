@@ -1,5 +1,7 @@
 #include "statestore/backend_factory.hpp"
 
+#include "cloud_factories.hpp"
+
 #include "statestore/blob_state_backend.hpp"
 #include "statestore/error.hpp"
 #include "statestore/file_store.hpp"
@@ -12,7 +14,7 @@
 namespace statestore {
 namespace {
 
-constexpr const char* supported_list = "systemdb, file";
+constexpr const char* supported_list = "systemdb, file, s3, azure, gs";
 
 bool valid_scheme(std::string_view s)
 {
@@ -39,7 +41,7 @@ void check_lock_settings(const settings& s)
 backend_uri parse_backend_uri(std::string_view uri)
 {
     if (uri == "systemdb")
-        return {"systemdb", "", ""};
+        return {"systemdb", "", "", ""};
     // Like Python's urlparse: the scheme is what precedes the first ':', lower-cased.
     const auto colon = uri.find(':');
     std::string scheme;
@@ -72,19 +74,76 @@ backend_uri parse_backend_uri(std::string_view uri)
         std::string dir(path);
         while (dir.size() > 1 && dir.back() == '/')
             dir.pop_back();
-        return {"file", "", dir};
+        return {"file", "", dir, ""};
     }
     if (scheme == "s3" || scheme == "azure" || scheme == "gs") {
-        // Recognised Meltano schemes; their stores are separate pieces of work.
-        throw_error(errc::unsupported_backend,
-                    "the '" + scheme + "' state backend is not available in this build of "
-                                       "statestore; available backends are: " +
-                        supported_list);
+        const std::string form = scheme == "s3"      ? "s3://[key:secret@]bucket[/prefix]"
+                                 : scheme == "azure" ? "azure://container[/prefix]"
+                                                     : "gs://bucket[/prefix]";
+        if (!has_authority)
+            throw_error(errc::invalid_uri, "state backend URI must be in the form of " + form);
+        backend_uri out;
+        out.scheme = scheme;
+        // urlparse: userinfo is everything before the last '@' of the authority.
+        const auto at = authority.rfind('@');
+        std::string_view hostport = authority;
+        if (at != std::string_view::npos) {
+            out.userinfo = std::string(authority.substr(0, at));
+            hostport = authority.substr(at + 1);
+        }
+        if (path.find('@') != std::string_view::npos && at == std::string_view::npos &&
+            authority.find(':') != std::string_view::npos)
+            // s3://KEY:abc/def@bucket: a raw '/' in the secret ends the authority early.
+            throw_error(errc::invalid_uri,
+                        "the " + scheme + " state backend URI looks like it holds credentials "
+                        "whose secret contains '/'; percent-encode it as %2F (the URI is not "
+                        "shown because it contains a secret)");
+        if (scheme != "s3" && !out.userinfo.empty())
+            throw_error(errc::invalid_uri, "the " + scheme +
+                                               " state backend URI must not contain credentials; "
+                                               "use the settings instead");
+        const auto port_colon = hostport.rfind(':');
+        if (port_colon != std::string_view::npos && hostport.find(']') == std::string_view::npos)
+            hostport = hostport.substr(0, port_colon);
+        out.host = std::string(hostport);
+        std::transform(out.host.begin(), out.host.end(), out.host.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (out.host.empty())
+            throw_error(errc::invalid_uri,
+                        std::string(scheme == "azure" ? "no container" : "no bucket") +
+                            " in the state backend URI; it must be in the form of " + form);
+        while (!path.empty() && path.front() == '/')
+            path.remove_prefix(1);
+        while (!path.empty() && path.back() == '/')
+            path.remove_suffix(1);
+        out.path = std::string(path);
+        return out;
     }
     throw_error(errc::unsupported_backend, "No state backend found for scheme '" + scheme +
                                                "' (URI \"" + std::string(uri) +
                                                "\"), available backends are: " +
                                                supported_list);
+}
+
+opened_blob_store open_blob_store(boost::asio::any_io_executor executor, const settings& s)
+{
+    const std::string uri = expand_env_vars(s.uri);
+    const backend_uri parsed = parse_backend_uri(uri);
+    if (parsed.scheme == "s3")
+        return detail::open_s3_store(std::move(executor), s, parsed);
+    if (parsed.scheme == "azure")
+        return detail::open_azure_store(std::move(executor), s, parsed);
+    if (parsed.scheme == "gs")
+        return detail::open_gcs_store(std::move(executor), s, parsed);
+    if (parsed.scheme != "file")
+        throw_error(errc::invalid_uri,
+                    "the " + parsed.scheme + " state backend is not a blob store");
+    // file: the directory is the state dir itself, so the key prefix is empty.
+    auto pool = std::make_shared<blocking_pool>(s.io_threads);
+    opened_blob_store out;
+    out.store = std::make_shared<file_store>(parsed.path, std::move(pool));
+    out.uri_for_messages = "file://" + parsed.path;
+    return out;
 }
 
 std::unique_ptr<state_backend> open_backend(boost::asio::any_io_executor executor,
@@ -102,16 +161,16 @@ std::unique_ptr<state_backend> open_backend(boost::asio::any_io_executor executo
                                     : std::max(30.0, s.lock_timeout_seconds);
         return std::make_unique<systemdb_backend>(std::move(options));
     }
-    // file: the directory is the state dir itself, so the key prefix is empty.
-    auto pool = std::make_shared<blocking_pool>(s.io_threads);
-    auto store = std::make_shared<file_store>(parsed.path, std::move(pool));
+    opened_blob_store opened = open_blob_store(executor, s);
     lock_options locks;
     locks.timeout_seconds = s.lock_timeout_seconds;
     locks.retry_seconds = s.lock_retry_seconds;
     locks.max_wait_seconds = s.lock_max_wait_seconds;
     locks.warn = s.warn;
-    return std::make_unique<blob_state_backend>(std::move(executor), std::move(store), "",
-                                                "file://" + parsed.path, std::move(locks));
+    return std::make_unique<blob_state_backend>(std::move(executor), std::move(opened.store),
+                                                std::move(opened.prefix),
+                                                std::move(opened.uri_for_messages),
+                                                std::move(locks));
 }
 
 } // namespace statestore

@@ -53,6 +53,33 @@ void settings::apply_env()
         lock_max_wait_seconds = parse_seconds("STATESTORE_LOCK_MAX_WAIT_SECONDS", v);
     if (const char* v = env("MELTANO_DATABASE_URI"))
         database_uri = v;
+    if (const char* v = env("STATESTORE_HTTP_MAX_CONNECTIONS")) {
+        const std::string_view text(v);
+        std::size_t n = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+        if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > 100000)
+            throw_error(errc::invalid_setting,
+                        "STATESTORE_HTTP_MAX_CONNECTIONS must be a whole number from 1 to 100000, "
+                        "got \"" + std::string(v) + "\"");
+        http_max_connections = n;
+    }
+    const auto take = [](const char* name, std::string& field) {
+        if (const char* v = env(name))
+            field = v;
+    };
+    take("MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID", s3.aws_access_key_id);
+    take("MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY", s3.aws_secret_access_key);
+    take("MELTANO_STATE_BACKEND_S3_ENDPOINT_URL", s3.endpoint_url);
+    take("STATESTORE_S3_REGION", s3.region);
+    take("STATESTORE_S3_ADDRESSING_STYLE", s3.addressing_style);
+    take("STATESTORE_S3_CA_FILE", s3.ca_file);
+    take("MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING", azure.connection_string);
+    take("MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL", azure.storage_account_url);
+    take("STATESTORE_AZURE_CA_FILE", azure.ca_file);
+    take("MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS", gcs.application_credentials);
+    take("MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_PATH", gcs.application_credentials_path);
+    take("MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_JSON", gcs.application_credentials_json);
+    take("STATESTORE_GCS_CA_FILE", gcs.ca_file);
 }
 
 std::string effective_database_uri(const settings& s)

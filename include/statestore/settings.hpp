@@ -10,6 +10,40 @@
 
 namespace statestore {
 
+/// state_backend.s3.* (Meltano's three settings) plus statestore extensions. Empty means
+/// "not set"; the store then falls back to the AWS chain (see s3_config.hpp).
+struct s3_settings {
+    std::string aws_access_key_id;     ///< MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID
+    std::string aws_secret_access_key; ///< MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY
+    /// Always honoured (Meltano ignores it without explicit keys).
+    /// MELTANO_STATE_BACKEND_S3_ENDPOINT_URL
+    std::string endpoint_url;
+    /// Extensions. STATESTORE_S3_REGION (else AWS_REGION, AWS_DEFAULT_REGION, config file).
+    std::string region;
+    /// "path", "virtual" or "" (auto: path style for custom endpoints and IP addresses).
+    /// STATESTORE_S3_ADDRESSING_STYLE
+    std::string addressing_style;
+    /// Extra trusted CAs (PEM). STATESTORE_S3_CA_FILE, else AWS_CA_BUNDLE.
+    std::string ca_file;
+};
+
+/// state_backend.azure.*.
+struct azure_settings {
+    std::string connection_string;   ///< MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING
+    std::string storage_account_url; ///< MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL
+    std::string ca_file;             ///< STATESTORE_AZURE_CA_FILE (else SSL_CERT_FILE)
+};
+
+/// state_backend.gcs.* (the settings namespace of gs:// URIs).
+struct gcs_settings {
+    /// Deprecated alias of application_credentials_path (warns).
+    /// MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS
+    std::string application_credentials;
+    std::string application_credentials_path; ///< MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_PATH
+    std::string application_credentials_json; ///< MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_JSON
+    std::string ca_file;                      ///< STATESTORE_GCS_CA_FILE (else SSL_CERT_FILE)
+};
+
 struct settings {
     std::string uri = "systemdb";          ///< MELTANO_STATE_BACKEND_URI
     double lock_timeout_seconds = 10.0;    ///< MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS
@@ -21,6 +55,12 @@ struct settings {
     /// MELTANO_SYS_DIR_ROOT defaulting to .meltano under the current directory.
     std::string database_uri;
     std::size_t io_threads = 4; ///< threads for blocking file/SQLite calls
+    /// HTTP connections per endpoint for the cloud stores (a migration raises it to its
+    /// concurrency). STATESTORE_HTTP_MAX_CONNECTIONS
+    std::size_t http_max_connections = 64;
+    s3_settings s3;
+    azure_settings azure;
+    gcs_settings gcs;
     /// Warnings sink; empty means stderr.
     std::function<void(const std::string&)> warn;
 

@@ -26,8 +26,8 @@ run "bad --if-exists is a usage error" 2 $S migrate --from systemdb --to "$F" --
 run "zero concurrency is a usage error" 2 $S migrate --from systemdb --to "$F" --concurrency 0
 run "same backend twice is a usage error" 2 $S migrate --from "$F" --to "$F/"
 has "same backend message" "$err" "same backend"
-run "unsupported destination" 1 $S --database-uri "$A" migrate --from systemdb --to s3://bucket/x
-has "unsupported destination message" "$err" "not available"
+run "unsupported destination" 1 $S --database-uri "$A" migrate --from systemdb --to nosuch://bucket/x
+has "unsupported destination message" "$err" "No state backend found for scheme 'nosuch'"
 
 # --- seed 300 states (awkward ids included) in a.db -------------------------------------
 {

@@ -1,5 +1,8 @@
 // One behaviour suite, run against every backend. The backend comes from
-// STATESTORE_CONFORMANCE_BACKEND (systemdb | file); CTest registers one run per backend.
+// STATESTORE_CONFORMANCE_BACKEND (systemdb | file | cloud); CTest registers one run per
+// backend. For `cloud`, STATESTORE_CONFORMANCE_URI names a bucket/container and prefix on a
+// real server (s3://, azure://, gs://) and the credentials come from the environment, which
+// the worker processes inherit; every test case works under a fresh random sub-prefix.
 // Multi-process cases start the `conformance_worker` program as real separate processes.
 
 #define BOOST_TEST_MODULE statestore_conformance
@@ -35,7 +38,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-enum class backend_kind { systemdb, file };
+enum class backend_kind { systemdb, file, cloud };
 
 backend_kind configured_kind()
 {
@@ -45,7 +48,19 @@ backend_kind configured_kind()
         return backend_kind::systemdb;
     if (name == "file")
         return backend_kind::file;
+    if (name == "cloud")
+        return backend_kind::cloud;
     throw std::runtime_error("unknown STATESTORE_CONFORMANCE_BACKEND " + name);
+}
+
+std::string random_suffix()
+{
+    static std::mt19937_64 rng(std::random_device{}());
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    std::string out;
+    for (int i = 0; i < 10; ++i)
+        out += digits[rng() % 36];
+    return out;
 }
 
 json::value js(std::string_view text) { return parse_json(text); }
@@ -77,8 +92,19 @@ struct backend_fixture {
         if (kind == backend_kind::systemdb) {
             base.uri = "systemdb";
             base.database_uri = "sqlite:///" + (dir / "meltano.db").string();
-        } else {
+        } else if (kind == backend_kind::file) {
             base.uri = "file://" + (dir / "state").string();
+        } else {
+            const char* uri = std::getenv("STATESTORE_CONFORMANCE_URI");
+            if (!uri || !*uri)
+                throw std::runtime_error("STATESTORE_CONFORMANCE_URI is not set");
+            std::string root = uri;
+            while (!root.empty() && root.back() == '/')
+                root.pop_back();
+            base.apply_env(); // credentials and endpoints from the test script
+            base.uri = root + "/conf-" + random_suffix();
+            base.lock_retry_seconds = 0.01;
+            base.lock_timeout_seconds = 10;
         }
     }
     ~backend_fixture()
@@ -88,7 +114,50 @@ struct backend_fixture {
     }
 
     bool is_blob() const { return kind != backend_kind::systemdb; }
+    bool is_file() const { return kind == backend_kind::file; }
     fs::path state_dir() const { return dir / "state"; }
+
+    /// The raw objects under the state prefix, bypassing the state layer: files on the file
+    /// backend, the store's own GET/PUT/DELETE on a cloud backend.
+    std::optional<std::string> object(const std::string& key) const
+    {
+        if (is_file()) {
+            const fs::path p = state_dir() / key;
+            if (!fs::exists(p))
+                return std::nullopt;
+            return slurp(p);
+        }
+        asio::io_context io;
+        auto opened = open_blob_store(io.get_executor(), base);
+        auto found = run_coro(io, opened.store->read(full_key(opened, key)));
+        if (!found)
+            return std::nullopt;
+        return found->bytes;
+    }
+    void put_object(const std::string& key, const std::string& bytes) const
+    {
+        if (is_file())
+            return spit(state_dir() / key, bytes);
+        asio::io_context io;
+        auto opened = open_blob_store(io.get_executor(), base);
+        run_coro(io, opened.store->write(full_key(opened, key), bytes, precondition::none()));
+    }
+    bool object_exists(const std::string& key) const { return object(key).has_value(); }
+    /// Whether anything at all is stored under "<id>/" (Meltano removes the id directory).
+    bool id_has_objects(const std::string& id) const
+    {
+        if (is_file())
+            return fs::exists(state_dir() / id);
+        asio::io_context io;
+        auto opened = open_blob_store(io.get_executor(), base);
+        const auto page =
+            run_coro(io, opened.store->list(full_key(opened, id + "/"), "", ""));
+        return !page.keys.empty();
+    }
+    static std::string full_key(const opened_blob_store& opened, const std::string& key)
+    {
+        return opened.prefix.empty() ? key : opened.prefix + "/" + key;
+    }
 
     std::unique_ptr<state_store> open(asio::io_context& io, const settings& s) const
     {
@@ -111,12 +180,8 @@ struct backend_fixture {
     /// What is physically stored for `id`: the file bytes, or "completed|partial" columns.
     std::optional<std::string> raw(const std::string& id) const
     {
-        if (is_blob()) {
-            const fs::path p = state_dir() / id / "state.json";
-            if (!fs::exists(p))
-                return std::nullopt;
-            return slurp(p);
-        }
+        if (is_blob())
+            return object(id + "/state.json");
         sqlite3* db = nullptr;
         sqlite3_open((dir / "meltano.db").c_str(), &db);
         sqlite3_stmt* st = nullptr;
@@ -140,10 +205,8 @@ struct backend_fixture {
     void write_foreign(const std::string& id, const std::string& completed,
                        const std::string& partial, const std::string& file_bytes) const
     {
-        if (is_blob()) {
-            spit(state_dir() / id / "state.json", file_bytes);
-            return;
-        }
+        if (is_blob())
+            return put_object(id + "/state.json", file_bytes);
         asio::io_context io;
         auto store = open(io); // creates the table
         store.reset();
@@ -294,7 +357,7 @@ BOOST_AUTO_TEST_CASE(awkward_ids_round_trip)
         BOOST_TEST(run_coro(io, store->get(id)).as_object().at("singer_state").at("id").as_string() == id);
     }
     BOOST_TEST(run_coro(io, store->list("")).size() == ids.size());
-    if (is_blob()) { // too long for a directory name: a clear error, nothing written
+    if (is_file()) { // too long for a directory name: a clear error, nothing written
         try {
             run_coro(io, store->set(std::string(256, 'y'), js(R"({"singer_state": {}})")));
             BOOST_FAIL("expected an error");
@@ -345,7 +408,7 @@ BOOST_AUTO_TEST_CASE(clear_copy_move_merge_from)
     BOOST_TEST(run_coro(io, store->clear("moved")));
     BOOST_TEST(!run_coro(io, store->clear("moved")));
     if (is_blob())
-        BOOST_TEST(!fs::exists(state_dir() / "moved")); // Meltano removes the id directory
+        BOOST_TEST(!id_has_objects("moved")); // Meltano removes the id directory
     // Copying a missing state fails validation, as in Meltano, and writes nothing.
     BOOST_TEST(error_of([&] { run_coro(io, store->copy("missing", "dst2")); }) ==
                errc::invalid_document);
@@ -408,7 +471,7 @@ BOOST_AUTO_TEST_CASE(corrupt_document_is_a_clear_error_and_stays)
                errc::invalid_document);
     BOOST_TEST(raw("broken") == before);
     if (is_blob()) // and the failed update released its lock
-        BOOST_TEST(!fs::exists(state_dir() / "broken" / "lock"));
+        BOOST_TEST(!object_exists("broken/lock"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -427,7 +490,7 @@ BOOST_AUTO_TEST_CASE(lock_excludes_another_process)
     BOOST_TEST(*first == (is_blob() ? "locked" : "entered"));
     const auto held_since = std::chrono::steady_clock::now();
     if (is_blob()) // Meltano's lock content: a POSIX timestamp
-        BOOST_TEST(parse_lock_timestamp(slurp(state_dir() / id / "lock")).has_value());
+        BOOST_TEST(parse_lock_timestamp(object(id + "/lock").value_or("")).has_value());
 
     asio::io_context io;
     auto store = open(io);
@@ -466,7 +529,7 @@ BOOST_AUTO_TEST_CASE(sixteen_contenders_for_a_stale_lock_one_winner, *boost::uni
     const std::string id = "stale";
     // A lock left by a process that died 100 s ago (timeout 10 s): stale.
     const auto old = std::chrono::system_clock::now() - 100s;
-    spit(state_dir() / id / "lock", format_lock_timestamp(old));
+    put_object(id + "/lock", format_lock_timestamp(old));
     const auto start = epoch_ms_from_now(700ms);
     std::vector<test::child_process> children;
     for (int i = 0; i < 16; ++i)
@@ -481,7 +544,7 @@ BOOST_AUTO_TEST_CASE(sixteen_contenders_for_a_stale_lock_one_winner, *boost::uni
     }
     BOOST_TEST(won == 1);
     BOOST_TEST(lost == 15);
-    const auto now_lock = parse_lock_timestamp(slurp(state_dir() / id / "lock"));
+    const auto now_lock = parse_lock_timestamp(object(id + "/lock").value_or(""));
     BOOST_REQUIRE(now_lock.has_value());
     BOOST_TEST(*now_lock > to_epoch_seconds(old) + 50); // replaced by the winner's timestamp
 }
@@ -499,20 +562,20 @@ BOOST_AUTO_TEST_CASE(release_never_deletes_a_lock_taken_over, *boost::unit_test:
     future_clock.timeout_seconds = base.lock_timeout_seconds;
     future_clock.clock = [] { return std::chrono::system_clock::now() + 100s; };
     future_clock.warn = [](const std::string&) {};
-    auto files = std::make_shared<file_store>(state_dir().string(),
-                                              std::make_shared<blocking_pool>(2));
-    auto other = std::make_unique<blob_state_backend>(io2.get_executor(), files, "",
-                                                      "file://" + state_dir().string(),
+    auto opened = open_blob_store(io2.get_executor(), base);
+    auto other = std::make_unique<blob_state_backend>(io2.get_executor(), opened.store,
+                                                      opened.prefix, opened.uri_for_messages,
                                                       future_clock);
     auto* theirs = other.get();
     const auto taken = run_coro(io2, theirs->try_acquire("x"));
     BOOST_REQUIRE(taken.has_value());
     BOOST_TEST(taken->taken_over_stale);
-    const std::string their_content = slurp(state_dir() / "x" / "lock");
+    const auto their_content = object("x/lock");
+    BOOST_REQUIRE(their_content.has_value());
     BOOST_TEST(!run_coro(io, me->release(lock))); // reported as lost ...
-    BOOST_TEST(slurp(state_dir() / "x" / "lock") == their_content); // ... and left alone
+    BOOST_TEST(object("x/lock") == their_content); // ... and left alone
     BOOST_TEST(run_coro(io2, theirs->release(*taken)));
-    BOOST_TEST(!fs::exists(state_dir() / "x" / "lock"));
+    BOOST_TEST(!object_exists("x/lock"));
 }
 
 BOOST_AUTO_TEST_CASE(garbage_in_lock_is_a_clear_error, *boost::unit_test::precondition(blob_only))
@@ -521,7 +584,7 @@ BOOST_AUTO_TEST_CASE(garbage_in_lock_is_a_clear_error, *boost::unit_test::precon
     auto store = open(io);
     run_coro(io, store->set("g", js(R"({"singer_state": {"v": 1}})")));
     const auto before = raw("g");
-    spit(state_dir() / "g" / "lock", "not a time\n");
+    put_object("g/lock", "not a time\n");
     try {
         run_coro(io, store->set("g", js(R"({"singer_state": {"v": 2}})")));
         BOOST_FAIL("expected invalid_lock");
@@ -532,7 +595,7 @@ BOOST_AUTO_TEST_CASE(garbage_in_lock_is_a_clear_error, *boost::unit_test::precon
         BOOST_TEST(what.find("g/lock") != std::string::npos);
     }
     BOOST_TEST(raw("g") == before);
-    BOOST_TEST(slurp(state_dir() / "g" / "lock") == "not a time\n"); // not ours to delete
+    BOOST_TEST(object("g/lock") == std::optional<std::string>("not a time\n")); // not ours to delete
 }
 
 BOOST_AUTO_TEST_CASE(empty_lock_is_taken_over_only_after_a_full_timeout,
@@ -541,7 +604,7 @@ BOOST_AUTO_TEST_CASE(empty_lock_is_taken_over_only_after_a_full_timeout,
     // An empty lock has no timestamp: Meltano between truncate and write, or a lock that
     // was never flushed before a power failure. It counts as held for one full timeout
     // from when we first see it unchanged.
-    spit(state_dir() / "e" / "lock", "");
+    put_object("e/lock", "");
     settings s = base;
     s.lock_timeout_seconds = 0.5;
     asio::io_context io;
@@ -551,7 +614,7 @@ BOOST_AUTO_TEST_CASE(empty_lock_is_taken_over_only_after_a_full_timeout,
     const auto t0 = std::chrono::steady_clock::now();
     run_coro(io, store->set("e", js(R"({"singer_state": {"v": 1}})")));
     BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 500ms));
-    BOOST_TEST(!fs::exists(state_dir() / "e" / "lock"));
+    BOOST_TEST(!object_exists("e/lock"));
     BOOST_TEST(run_coro(io, store->get_document("e")).has_value());
 }
 
@@ -593,7 +656,7 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
         test::kill_process(child, SIGKILL);
         BOOST_REQUIRE_EQUAL(test::wait_process(child, 20s), 128 + SIGKILL);
         ++kills;
-        if (is_blob() && fs::exists(state_dir() / id / "lock"))
+        if (is_blob() && object_exists(id + "/lock"))
             ++locks_left_behind;
         const auto document = run_coro(io, reader->get_document(id)); // must parse
         if (!document)
@@ -610,7 +673,7 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
         BOOST_TEST(locks_left_behind > 0, "some kills should land while the lock is held");
         // A lock left behind is taken over once it is older than the timeout.
         run_coro(io, reader->set(id, js(R"({"singer_state": {"after": true}})")));
-        BOOST_TEST(!fs::exists(state_dir() / id / "lock"));
+        BOOST_TEST(!object_exists(id + "/lock"));
         // No temp files survive where listing or Meltano could trip over them... except
         // those of killed writers, which are hidden from listing.
         BOOST_TEST(run_coro(io, reader->list("")) == std::vector<std::string>{id},

@@ -159,20 +159,59 @@ BOOST_AUTO_TEST_CASE(backend_uris)
     BOOST_CHECK_EXCEPTION(parse_backend_uri("SYSTEMDB"), statestore::error,
                           is_error(errc::unsupported_backend,
                                    "No state backend found for scheme '' (URI \"SYSTEMDB\"), "
-                                   "available backends are: systemdb, file"));
+                                   "available backends are: systemdb, file, s3, azure, gs"));
     BOOST_CHECK_EXCEPTION(parse_backend_uri("snowflake://acct/db"), statestore::error,
                           is_error(errc::unsupported_backend,
                                    "No state backend found for scheme 'snowflake' (URI "
                                    "\"snowflake://acct/db\"), available backends are: "
-                                   "systemdb, file"));
-    for (const char* later : {"s3://bucket/state", "azure://c/p", "gs://b/p"})
-        BOOST_CHECK_EXCEPTION(parse_backend_uri(later), statestore::error,
-                              [](const statestore::error& e) {
-                                  return e.value() == errc::unsupported_backend &&
-                                         std::string(e.what()).find("not available in this "
-                                                                    "build") !=
-                                             std::string::npos;
-                              });
+                                   "systemdb, file, s3, azure, gs"));
+}
+
+BOOST_AUTO_TEST_CASE(cloud_uris_as_meltano_reads_them)
+{
+    using statestore::parse_backend_uri;
+    // Bucket = urlparse hostname (lower-cased); prefix = path without slashes at either end.
+    for (const char* uri : {"s3://b/state", "s3://b/state/", "s3://b//state//", "S3://B/state"}) {
+        const auto u = parse_backend_uri(uri);
+        BOOST_TEST_CONTEXT(uri) {
+            BOOST_TEST(u.scheme == "s3");
+            BOOST_TEST(u.host == "b");
+            BOOST_TEST(u.path == "state");
+            BOOST_TEST(u.userinfo.empty());
+        }
+    }
+    BOOST_TEST(parse_backend_uri("s3://bucket").path == "");
+    BOOST_TEST(parse_backend_uri("s3://bucket/").path == "");
+    BOOST_TEST(parse_backend_uri("s3://bucket/a/b/").path == "a/b");
+    const auto creds = parse_backend_uri("s3://AKID:se%2Fcret@my-bucket/p");
+    BOOST_TEST(creds.userinfo == "AKID:se%2Fcret"); // decoded by the S3 store, not here
+    BOOST_TEST(creds.host == "my-bucket");
+    BOOST_TEST(creds.path == "p");
+    const auto az = parse_backend_uri("azure://container/some/prefix/");
+    BOOST_TEST(az.scheme == "azure");
+    BOOST_TEST(az.host == "container");
+    BOOST_TEST(az.path == "some/prefix");
+    BOOST_TEST(parse_backend_uri("gs://bucket/p").scheme == "gs");
+
+    // A raw '/' in a secret ends the authority early (Meltano silently misreads it).
+    try {
+        parse_backend_uri("s3://AKID:abc/def@bucket/p");
+        BOOST_FAIL("expected invalid_uri");
+    } catch (const statestore::error& e) {
+        BOOST_TEST((e.value() == errc::invalid_uri));
+        const std::string what = e.what();
+        BOOST_TEST(what.find("%2F") != std::string::npos);
+        BOOST_TEST(what.find("abc") == std::string::npos); // the secret is not echoed
+    }
+    BOOST_CHECK_EXCEPTION(parse_backend_uri("azure:///prefix"), statestore::error,
+                          is_error(errc::invalid_uri,
+                                   "no container in the state backend URI; it must be in the "
+                                   "form of azure://container[/prefix]"));
+    BOOST_CHECK_EXCEPTION(parse_backend_uri("gs:bucket"), statestore::error,
+                          is_error(errc::invalid_uri,
+                                   "state backend URI must be in the form of gs://bucket[/prefix]"));
+    BOOST_CHECK_EXCEPTION(parse_backend_uri("azure://user:pw@c/p"), statestore::error,
+                          [](const statestore::error& e) { return e.value() == errc::invalid_uri; });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
