@@ -11,6 +11,14 @@
 
 namespace statestore::bench {
 
+/// The i-th benchmark state: a typical Singer bookmark, distinct per i.
+inline std::string document_for(int i)
+{
+    return R"({"singer_state": {"bookmarks": {"orders": {"replication_key": "updated_at", )"
+           R"("replication_key_value": "2024-11-25T11:53:42.)" +
+           std::to_string(100000 + i) + R"(Z"}}}})";
+}
+
 inline double cpu_seconds()
 {
     rusage u{};

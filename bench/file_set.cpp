@@ -21,14 +21,9 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace statestore;
 
-namespace {
+using bench::document_for;
 
-std::string document_for(int i)
-{
-    return R"({"singer_state": {"bookmarks": {"orders": {"replication_key": "updated_at", )"
-           R"("replication_key_value": "2024-11-25T11:53:42.)" +
-           std::to_string(100000 + i) + R"(Z"}}}})";
-}
+namespace {
 
 void check(bool ok, const char* what)
 {

@@ -9,6 +9,20 @@ cd "$root"
 export BOOST_TEST_COLOR_OUTPUT=no
 jobs=$(nproc)
 
+# Test servers the CTest fixtures start: installed once here so the ctest runs download nothing.
+tests/servers/rgw.sh install
+# The AWS CLI is the independent S3 client of the interop test (pip's, if the image has it).
+if ! command -v aws >/dev/null && [ ! -x /root/.pyenv/shims/aws ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends awscli >/dev/null
+fi
+tests/servers/gcs.sh install
+# Azurite and @azure/storage-blob (npm, cached outside the clone).
+tests/servers/azurite.sh install
+# bench_migrate_smoke draws the migration benchmark's plot with Debian's gnuplot.
+command -v gnuplot >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null ||
+  echo "warning: gnuplot-nox could not be installed; bench_migrate_smoke will fail" >&2
+
 scripts/setup.sh build
 (cd build && ctest --output-on-failure -j "$jobs")
 

@@ -200,6 +200,15 @@ void finish(signing_result& result, const request& req, const credentials& creds
     result.canonical_request = canonical_request(req.method, canonical_uri(req.path, mode),
                                                  canonical_query(query), headers, req.payload_hash);
     result.string_to_sign = string_to_sign(amz, scope, sha256_hex(result.canonical_request));
+    signing_options::key_cache* cache = options.signing_key_cache;
+    if (cache) {
+        if (cache->date != date) {
+            cache->key = signing_key(creds.secret_access_key, date, options.region, options.service);
+            cache->date = std::string(date);
+        }
+        result.signature = signature(cache->key, result.string_to_sign);
+        return;
+    }
     result.signature =
         signature(signing_key(creds.secret_access_key, date, options.region, options.service),
                   result.string_to_sign);

@@ -399,7 +399,7 @@ asio::awaitable<std::vector<std::string>> blob_state_backend::list(std::string p
     std::set<std::string> ids;
     std::string token;
     do {
-        list_page page = co_await store_->list(prefix, "", token);
+        statestore::list_page page = co_await store_->list(prefix, "", token);
         for (const std::string& key : page.keys) {
             // Keys relative to the prefix: exactly "<id>/state.json" names a state. Locks,
             // deeper keys and other prefixes' objects are not states (Meltano's listing
@@ -417,6 +417,37 @@ asio::awaitable<std::vector<std::string>> blob_state_backend::list(std::string p
         token = std::move(page.next_token);
     } while (!token.empty());
     co_return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+asio::awaitable<state_id_page> blob_state_backend::list_page(std::string pattern,
+                                                             std::string token)
+{
+    // Listed with the delimiter "/": one common prefix "<prefix>/<id>/" per id instead of
+    // every object beneath it. A store that ignores the delimiter returns the keys
+    // themselves; those are read as in list(), so either answer gives the ids.
+    const std::string prefix = prefix_.empty() ? std::string() : prefix_ + "/";
+    statestore::list_page listed = co_await store_->list(prefix, "/", std::move(token));
+    std::set<std::string> ids;
+    auto offer = [&](std::string_view relative, bool from_prefix) {
+        const auto slash = relative.find('/');
+        if (slash == std::string_view::npos)
+            return; // an object directly under the prefix: not a state
+        if (from_prefix ? slash + 1 != relative.size() : relative.substr(slash + 1) != "state.json")
+            return;
+        std::string id(relative.substr(0, slash));
+        if (!state_id_problem(id) && (pattern.empty() || fnmatch_full(pattern, id)))
+            ids.insert(std::move(id));
+    };
+    for (const std::string& key : listed.keys)
+        offer(std::string_view(key).substr(prefix.size()), false);
+    for (const std::string& common : listed.common_prefixes)
+        offer(std::string_view(common).substr(prefix.size()), true);
+    state_id_page page;
+    page.ids.assign(ids.begin(), ids.end());
+    page.next_token = std::move(listed.next_token);
+    // A common prefix only says that something lies beneath "<id>/" (perhaps only a lock).
+    page.candidates = !listed.common_prefixes.empty();
+    co_return page;
 }
 
 } // namespace statestore

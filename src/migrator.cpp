@@ -22,7 +22,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-enum class outcome { copied, overwritten, skipped, identical, failed, not_started };
+enum class outcome { copied, overwritten, skipped, identical, failed, not_a_state };
 
 /// A read-back that differs from the source: a failure, never retried.
 struct verification_failed : std::runtime_error {
@@ -77,9 +77,11 @@ struct run_state {
     state_backend& to;
     migrate_options options;
     steady::time_point started = steady::now();
-    std::vector<std::string> ids;
-    std::vector<std::optional<planned>> plan; // dry run, by index
+    std::vector<planned> plan; // dry run, in completion order (sorted at the end)
     migrate_report report;
+    bool listing_complete = false;
+    /// The source's listing may name ids that hold no state (state_id_page::candidates).
+    bool candidates = false;
     bool finished = false;
     asio::steady_timer ticker;
 
@@ -89,6 +91,7 @@ struct run_state {
     {
         migrate_progress p;
         p.total = report.total;
+        p.total_known = listing_complete;
         p.done = report.done();
         p.copied = report.copied;
         p.skipped = report.skipped + report.identical_skipped;
@@ -113,7 +116,9 @@ struct run_state {
             ++report.failed;
             report.failures.push_back(migrate_failure{id, std::move(message)});
             break;
-        case outcome::not_started: break;
+        case outcome::not_a_state:
+            --report.total; // listed as a candidate, but there is no state to copy
+            break;
         }
     }
 };
@@ -132,10 +137,11 @@ outcome decide(const std::optional<std::string>& existing_bytes, bool exists,
 }
 
 /// One attempt at one id. Returns the outcome; throws on failure.
-asio::awaitable<outcome> copy_one(run_state& st, std::size_t index)
+asio::awaitable<outcome> copy_one(run_state& st, const std::string& id)
 {
-    const std::string& id = st.ids[index];
     std::optional<state_document> source = co_await st.from.get(id);
+    if (!source && st.candidates)
+        co_return outcome::not_a_state; // e.g. only a lock object lies under "<id>/"
     if (!source)
         throw vanished("state " + id + " was listed at " + st.from.describe() +
                        " but no longer exists there");
@@ -172,7 +178,7 @@ asio::awaitable<outcome> copy_one(run_state& st, std::size_t index)
             p.identical = planned_outcome == outcome::identical;
             break;
         }
-        st.plan[index] = std::move(p);
+        st.plan.push_back(std::move(p));
         co_return planned_outcome;
     }
     if (planned_outcome == outcome::identical || planned_outcome == outcome::skipped)
@@ -226,17 +232,16 @@ asio::awaitable<outcome> copy_one(run_state& st, std::size_t index)
 }
 
 /// One id, with bounded retries of transient failures; never throws.
-asio::awaitable<void> migrate_one(std::shared_ptr<run_state> st, std::size_t index)
+asio::awaitable<void> migrate_one(std::shared_ptr<run_state> st, std::string id)
 {
     if (st->cancel_requested())
         co_return; // not started: cancellation stops taking new ids
-    const std::string& id = st->ids[index];
     const int attempts = std::max(1, st->options.max_attempts);
     for (int attempt = 1;; ++attempt) {
         std::string failure;
         bool retry = false;
         try {
-            const outcome result = co_await copy_one(*st, index);
+            const outcome result = co_await copy_one(*st, id);
             st->record(id, result, {});
             co_return;
         } catch (const error& e) {
@@ -253,6 +258,31 @@ asio::awaitable<void> migrate_one(std::shared_ptr<run_state> st, std::size_t ind
         pause.expires_after(std::chrono::milliseconds(100 * attempt));
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
+}
+
+/// Streams the source's ids, page by page, into the workers; stops listing on cancel.
+asio::awaitable<void> list_source(std::shared_ptr<run_state> st, const detail::item_sink& push)
+{
+    std::string token;
+    do {
+        if (st->cancel_requested())
+            co_return;
+        std::string pattern = st->options.pattern;
+        state_id_page page = co_await st->from.list_page(std::move(pattern), std::move(token));
+        st->candidates = st->candidates || page.candidates;
+        // Counted as listed at once: ids of a page that a cancel leaves unpushed are
+        // "listed, not started".
+        st->report.total += page.ids.size();
+        for (std::string& id : page.ids) {
+            if (st->cancel_requested())
+                co_return;
+            const bool taken = co_await push(std::move(id));
+            if (!taken)
+                co_return;
+        }
+        token = std::move(page.next_token);
+    } while (!token.empty());
+    st->listing_complete = true;
 }
 
 asio::awaitable<void> progress_ticker(std::shared_ptr<run_state> st)
@@ -305,16 +335,15 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
 
     std::exception_ptr failure;
     try {
-        std::string pattern = st->options.pattern;
-        st->ids = co_await from.list(std::move(pattern));
-        st->report.total = st->ids.size();
-        if (st->options.dry_run)
-            st->plan.resize(st->ids.size());
-        std::function<asio::awaitable<void>(std::size_t)> body = [st](std::size_t index) {
-            return migrate_one(st, index);
+        // Copying starts with the first page; at most `concurrency` listed ids wait for a
+        // worker, so memory does not grow with the number of states.
+        std::function<asio::awaitable<void>(const detail::item_sink&)> produce =
+            [st](const detail::item_sink& push) { return list_source(st, push); };
+        std::function<asio::awaitable<void>(std::string)> body = [st](std::string id) {
+            return migrate_one(st, std::move(id));
         };
-        co_await detail::for_each_bounded(st->ids.size(), st->options.concurrency,
-                                          std::move(body));
+        co_await detail::for_each_streamed(st->options.concurrency, std::move(produce),
+                                           std::move(body));
     } catch (...) {
         failure = std::current_exception();
     }
@@ -327,12 +356,14 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
     const migrate_progress last = st->progress();
     migrate_report report = std::move(st->report);
     report.elapsed = last.elapsed;
-    report.cancelled = report.done() < report.total && st->cancel_requested();
+    report.listing_complete = st->listing_complete;
+    report.cancelled =
+        st->cancel_requested() && (report.done() < report.total || !st->listing_complete);
     std::sort(report.failures.begin(), report.failures.end(),
               [](const migrate_failure& a, const migrate_failure& b) { return a.id < b.id; });
-    for (auto& p : st->plan)
-        if (p)
-            report.plan.push_back(std::move(*p));
+    report.plan = std::move(st->plan);
+    std::sort(report.plan.begin(), report.plan.end(),
+              [](const planned& a, const planned& b) { return a.id < b.id; });
     if (st->options.on_progress)
         st->options.on_progress(last);
     co_return report;

@@ -80,6 +80,7 @@ void settings::apply_env()
     take("MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_PATH", gcs.application_credentials_path);
     take("MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_JSON", gcs.application_credentials_json);
     take("STATESTORE_GCS_CA_FILE", gcs.ca_file);
+    take("STATESTORE_GCS_ENDPOINT", gcs.endpoint_url);
 }
 
 std::string effective_database_uri(const settings& s)

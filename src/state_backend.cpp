@@ -24,6 +24,14 @@ asio::awaitable<std::size_t> state_backend::import_all(std::vector<state_entry> 
     co_return entries.size();
 }
 
+asio::awaitable<state_id_page> state_backend::list_page(std::string pattern, std::string token)
+{
+    state_id_page page;
+    if (token.empty()) // one page: a non-empty token can only mean "after the end"
+        page.ids = co_await list(std::move(pattern));
+    co_return page;
+}
+
 asio::awaitable<std::size_t> state_backend::clear_all()
 {
     std::vector<std::string> ids = co_await list("");

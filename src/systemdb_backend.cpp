@@ -380,6 +380,28 @@ struct systemdb_backend::impl {
         return ids;
     }
 
+    /// Up to `rows` ids after `after` in the primary key's order (BINARY collation: byte
+    /// order, as std::string sorts), filtered by the pattern here as in list().
+    state_id_page list_page(const std::string& pattern, const std::string& after, int rows)
+    {
+        statement st = prepare(
+            "SELECT state_id FROM state WHERE state_id > ?1 ORDER BY state_id LIMIT ?2");
+        bind(st.get(), 1, after);
+        sqlite3_bind_int(st.get(), 2, rows);
+        state_id_page page;
+        int scanned = 0;
+        std::string last;
+        while (step(st.get(), "listing states")) {
+            ++scanned;
+            last = column_string(st.get(), 0);
+            if (pattern.empty() || fnmatch_full(pattern, last))
+                page.ids.push_back(last);
+        }
+        if (scanned == rows)
+            page.next_token = std::move(last);
+        return page;
+    }
+
     std::size_t import_all(const std::vector<state_entry>& entries)
     {
         const std::string now = local_timestamp();
@@ -481,6 +503,20 @@ asio::awaitable<std::vector<std::string>> systemdb_backend::list(std::string pat
     std::function<void()> job = [self, &pattern, &ids] { ids = self->list(pattern); };
     co_await impl_->pool->run(std::move(job));
     co_return ids;
+}
+
+asio::awaitable<state_id_page> systemdb_backend::list_page(std::string pattern, std::string token)
+{
+    // Small pages: each one is a short read transaction, so writers (this process's
+    // migration into the same database included) are never held up by a long listing.
+    constexpr int rows = 1000;
+    state_id_page page;
+    impl* self = impl_.get();
+    std::function<void()> job = [self, &pattern, &token, &page] {
+        page = self->list_page(pattern, token, rows);
+    };
+    co_await impl_->pool->run(std::move(job));
+    co_return page;
 }
 
 asio::awaitable<std::size_t> systemdb_backend::import_all(std::vector<state_entry> entries)

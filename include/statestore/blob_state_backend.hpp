@@ -63,6 +63,10 @@ public:
     boost::asio::awaitable<void> update(std::string id, state_mutator mutate) override;
     boost::asio::awaitable<bool> erase(std::string id) override;
     boost::asio::awaitable<std::vector<std::string>> list(std::string pattern) override;
+    /// Lists with the delimiter "/" (ids from common prefixes; candidates, see
+    /// state_id_page), falling back to the keys when the store ignores the delimiter.
+    boost::asio::awaitable<state_id_page> list_page(std::string pattern,
+                                                    std::string token) override;
     /// One atomic write of the document, no lock (offline migrations only).
     boost::asio::awaitable<void> put_unlocked(std::string id, state_document document) override;
 

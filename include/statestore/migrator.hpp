@@ -7,7 +7,10 @@
 //
 // Every matching source id is copied as its raw document (completed and partial, unmerged,
 // bytes preserved), a bounded number of ids at a time on the caller's executor (no thread
-// per id). Each write takes the destination's lock, as Meltano would, so it is safe beside
+// per id). The source is listed a page at a time (state_backend::list_page) while the ids
+// already listed are copied, so memory stays bounded however many states there are.
+// Whoever opens the backends should allow at least `concurrency` connections per endpoint
+// (settings::http_max_connections), as the CLI does, or the workers queue for connections. Each write takes the destination's lock, as Meltano would, so it is safe beside
 // running pipelines; lock = false writes without it, for offline migrations only.
 // Failures are per id: the run always finishes and reports them. Re-running a migration
 // skips ids whose destination already holds identical bytes without writing them, so an
@@ -37,7 +40,10 @@ enum class if_exists {
 
 /// Counts while a migration runs. `skipped` includes the identical ones here.
 struct migrate_progress {
-    std::size_t total = 0; ///< matching source ids (known once the listing is done)
+    /// Matching source ids listed so far: the listing streams into the copy, so this is
+    /// the final count only once total_known.
+    std::size_t total = 0;
+    bool total_known = false;
     std::size_t done = 0;  ///< ids finished, whatever the outcome
     std::size_t copied = 0;
     std::size_t skipped = 0;
@@ -99,8 +105,10 @@ struct migrate_report {
     std::size_t failed = 0;
     std::size_t verified = 0; ///< written and read back identical
     /// Cancelled before every id was started: total - (copied + skipped +
-    /// identical_skipped + failed) ids were not looked at.
+    /// identical_skipped + failed) listed ids were not looked at, and the listing itself
+    /// may have stopped early (listing_complete false): total counts the ids listed.
     bool cancelled = false;
+    bool listing_complete = false; ///< the whole source was listed
     bool dry_run = false; ///< counts then describe the plan; nothing was written
     std::chrono::steady_clock::duration elapsed{};
     std::vector<migrate_failure> failures; ///< sorted by id
@@ -111,8 +119,8 @@ struct migrate_report {
 };
 
 /// Copies every source id matching options.pattern to `to`. Throws only if the source
-/// cannot be listed, or if `from` and `to` are the same object; everything per id is in
-/// the report. Both backends must be driven from the awaiting coroutine's executor.
+/// cannot be listed (after the ids already listed have finished; a re-run resumes), or if
+/// `from` and `to` are the same object; everything per id is in the report. Both backends must be driven from the awaiting coroutine's executor.
 boost::asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
                                                migrate_options options);
 

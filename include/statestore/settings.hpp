@@ -42,6 +42,10 @@ struct gcs_settings {
     std::string application_credentials_path; ///< MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_PATH
     std::string application_credentials_json; ///< MELTANO_STATE_BACKEND_GCS_APPLICATION_CREDENTIALS_JSON
     std::string ca_file;                      ///< STATESTORE_GCS_CA_FILE (else SSL_CERT_FILE)
+    /// Extension: the JSON API endpoint, credentials still used (default
+    /// https://storage.googleapis.com; STORAGE_EMULATOR_HOST overrides it and drops
+    /// credentials). STATESTORE_GCS_ENDPOINT
+    std::string endpoint_url;
 };
 
 struct settings {

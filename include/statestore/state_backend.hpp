@@ -24,6 +24,15 @@ using state_mutator =
 
 using state_entry = std::pair<std::string, state_document>;
 
+/// One page of state ids (state_backend::list_page).
+struct state_id_page {
+    std::vector<std::string> ids; ///< matching the pattern, ascending
+    std::string next_token;       ///< pass to the next call; "" after the last page
+    /// The listing cannot tell a state from an id that only has a lock or other objects
+    /// (a blob store listed with a delimiter): get() may find no document for some ids.
+    bool candidates = false;
+};
+
 class state_backend {
 public:
     virtual ~state_backend() = default;
@@ -44,6 +53,13 @@ public:
 
     /// Ids whose documents exist, matching `pattern` (fnmatch; "" means all), sorted.
     virtual boost::asio::awaitable<std::vector<std::string>> list(std::string pattern) = 0;
+
+    /// The same ids as list(), a page at a time, for listings too large to hold at once
+    /// (bulk migration streams them). Pages follow each other in ascending id order;
+    /// `token` is "" for the first page, then the previous page's next_token. A page may
+    /// be empty without being the last. The default returns list() as one page.
+    virtual boost::asio::awaitable<state_id_page> list_page(std::string pattern,
+                                                            std::string token);
 
     /// Overwrites every given id (Meltano's import/set_all). Each id is written under its
     /// lock; the default runs a few at a time, systemdb uses one transaction.

@@ -33,6 +33,8 @@ public:
     boost::asio::awaitable<void> update(std::string id, state_mutator mutate) override;
     boost::asio::awaitable<bool> erase(std::string id) override;
     boost::asio::awaitable<std::vector<std::string>> list(std::string pattern) override;
+    boost::asio::awaitable<state_id_page> list_page(std::string pattern,
+                                                    std::string token) override;
     boost::asio::awaitable<std::size_t> import_all(std::vector<state_entry> entries) override;
     boost::asio::awaitable<std::size_t> clear_all() override;
 

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -67,6 +68,8 @@ double seconds_of(std::chrono::steady_clock::duration d)
 }
 
 /// One progress line: "[#####.....] 1200/2000 60%  1530 ids/s  ETA 0:01  failed 0".
+/// While the source is still being listed the total so far is shown as "2000+", with no
+/// ETA.
 std::string progress_text(const migrate_progress& p, bool bar)
 {
     if (p.total == 0 && p.done == 0)
@@ -82,10 +85,11 @@ std::string progress_text(const migrate_progress& p, bool bar)
     } else {
         line = "progress: ";
     }
-    const double eta = p.ids_per_second > 0
+    const double eta = p.ids_per_second > 0 && p.total_known
                            ? static_cast<double>(p.total - p.done) / p.ids_per_second
                            : -1.0;
-    line += std::to_string(p.done) + "/" + std::to_string(p.total) + " " +
+    line += std::to_string(p.done) + "/" + std::to_string(p.total) +
+            (p.total_known ? " " : "+ ") +
             fixed(fraction * 100, 0) + "%  " + fixed(p.ids_per_second, 0) + " ids/s  ETA " +
             clock_text(eta) + "  failed " + std::to_string(p.failed);
     return line;
@@ -98,6 +102,7 @@ json::object report_json(const migrate_report& r, const std::string& from, const
     o["to"] = to;
     o["dry_run"] = r.dry_run;
     o["cancelled"] = r.cancelled;
+    o["listing_complete"] = r.listing_complete;
     o["total"] = r.total;
     o["done"] = r.done();
     o["copied"] = r.copied;
@@ -179,6 +184,9 @@ int run_migrate(const migrate_cli_options& o, const settings& base)
     to_settings.uri = o.to;
     if (o.to_database_uri)
         to_settings.database_uri = *o.to_database_uri;
+    // One connection per id in flight on each side, so workers never queue for one.
+    for (settings* side : {&from_settings, &to_settings})
+        side->http_max_connections = std::max(side->http_max_connections, o.concurrency);
 
     asio::io_context io;
     std::unique_ptr<state_backend> from = open_backend(io.get_executor(), from_settings);
@@ -255,8 +263,9 @@ int run_migrate(const migrate_cli_options& o, const settings& base)
                  " more failed id(s)" + (o.report_file ? " (all in the report)" : ""));
     if (r.cancelled)
         log_line("Cancelled: " + std::to_string(r.total - r.done()) + " of " +
-                 std::to_string(r.total) + " id(s) were not started; run the same command "
-                 "again to complete the migration.");
+                 std::to_string(r.total) + " id(s) listed were not started" +
+                 (r.listing_complete ? "" : " (the listing stopped there too)") +
+                 "; run the same command again to complete the migration.");
     const std::string elapsed = fixed(seconds_of(r.elapsed), 2);
     if (r.dry_run)
         log_line("Dry run (nothing written): " + std::to_string(r.total) + " id(s): would copy " +

@@ -1,15 +1,27 @@
-// Placeholder until the s3 store lands: the scheme is recognised, the store is not built.
+// s3://[key:secret@]bucket[/prefix] -> an s3_store, configured by resolve_s3_config from the
+// settings, the URI, the environment and the AWS shared files.
 #include "cloud_factories.hpp"
 
-#include "statestore/error.hpp"
+#include "statestore/s3_store.hpp"
 
 namespace statestore::detail {
 
-opened_blob_store open_s3_store(boost::asio::any_io_executor, const settings&,
-                                 const backend_uri&)
+opened_blob_store open_s3_store(boost::asio::any_io_executor executor, const settings& s,
+                                const backend_uri& uri)
 {
-    throw_error(errc::unsupported_backend,
-                "the 's3' state backend is not available in this build of statestore");
+    s3_store_options options;
+    options.config = resolve_s3_config(s.s3, uri.host, uri.userinfo, process_env(),
+                                       read_whole_file());
+    options.http.tls.ca_file = options.config.ca_file;
+    options.http.max_connections_per_endpoint = s.http_max_connections;
+    options.warn = s.warn;
+    if (const char* probe = std::getenv("STATESTORE_S3_PROBE_PRECONDITIONS"))
+        options.probe_preconditions = std::string_view(probe) != "0";
+    opened_blob_store out;
+    out.prefix = uri.path;
+    out.uri_for_messages = "s3://" + uri.host + (uri.path.empty() ? "" : "/" + uri.path);
+    out.store = std::make_shared<s3_store>(std::move(executor), std::move(options));
+    return out;
 }
 
 } // namespace statestore::detail

@@ -56,6 +56,7 @@ has "report copied" "$R" '"copied":300,'
 has "report failed" "$R" '"failed":0,'
 has "report verified" "$R" '"verified":300,'
 has "report no failures" "$R" '"failures":[]'
+has "report says the whole source was listed" "$R" '"listing_complete":true'
 equals "file bytes are the source document" "$(cat "$WORK/files/with space/state.json")" \
   '{"completed": {"singer_state": {"a": 1}}, "partial": {}}'
 equals "unicode id readable at the destination" "$($S --uri "$F" state get 'ünï:cödé')" \

@@ -1,7 +1,11 @@
-// Bulk migration (statestore::migrate and `statestore migrate`) between the backends that
-// exist: systemdb and file, in all four directions. Multi-process cases start the
-// conformance worker (another process holding destination locks) and the CLI itself
-// (SIGKILLed mid-run, then re-run).
+// Bulk migration (statestore::migrate and `statestore migrate`) between every pair of
+// backends: systemdb and file always; a cloud store when its base URI is in the
+// environment (STATESTORE_TEST_S3_URI=s3://bucket/prefix, STATESTORE_TEST_AZURE_URI,
+// STATESTORE_TEST_GCS_URI, with the store's endpoint and credentials in the usual
+// MELTANO_STATE_BACKEND_* variables); cases naming an unset one are skipped. Adding a pair
+// is one line at "the pairs" below. Multi-process cases start the conformance worker
+// (another process holding destination locks) and the CLI itself (SIGKILLed mid-run, then
+// re-run).
 
 #define BOOST_TEST_MODULE statestore_migrate
 #include <boost/test/unit_test.hpp>
@@ -126,22 +130,77 @@ struct temp_dir {
     }
 };
 
-enum class kind { systemdb, file };
+enum class kind { systemdb, file, s3, azure, gcs };
 
-const char* name_of(kind k) { return k == kind::systemdb ? "systemdb" : "file"; }
+const char* name_of(kind k)
+{
+    switch (k) {
+    case kind::systemdb: return "systemdb";
+    case kind::file: return "file";
+    case kind::s3: return "s3";
+    case kind::azure: return "azure";
+    case kind::gcs: return "gcs";
+    }
+    return "?";
+}
+
+bool is_local(kind k) { return k == kind::systemdb || k == kind::file; }
+
+/// The environment variable naming a cloud store's base URI for these tests.
+const char* uri_variable(kind k)
+{
+    switch (k) {
+    case kind::s3: return "STATESTORE_TEST_S3_URI";
+    case kind::azure: return "STATESTORE_TEST_AZURE_URI";
+    case kind::gcs: return "STATESTORE_TEST_GCS_URI";
+    default: return nullptr;
+    }
+}
+
+bool available(kind k)
+{
+    const char* v = uri_variable(k);
+    return is_local(k) || (v && std::getenv(v) && *std::getenv(v));
+}
+
+/// Boost.Test precondition: skip a case (reported as skipped) when one of its backends is
+/// not configured.
+struct needs {
+    kind a, b;
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const
+    {
+        boost::test_tools::assertion_result ok(available(a) && available(b));
+        if (!available(a))
+            ok.message() << uri_variable(a) << " is not set";
+        if (!available(b) && b != a)
+            ok.message() << (available(a) ? "" : "; ") << uri_variable(b) << " is not set";
+        return ok;
+    }
+};
 
 /// One side of a migration: its settings and where its bytes live.
 struct side {
     kind k;
-    fs::path where; // the database file or the state directory
+    fs::path where; // the database file or the state directory (local kinds)
     settings config;
 
     side(kind k_, const fs::path& dir, const std::string& label) : k(k_)
     {
+        if (!is_local(k)) {
+            // Endpoint and credentials from the environment; a fresh sub-prefix per side,
+            // removed by the destructor.
+            config = settings::from_env();
+            std::string base = std::getenv(uri_variable(k));
+            while (!base.empty() && base.back() == '/')
+                base.pop_back();
+            config.uri = base + "/migrate-" + dir.filename().string() + "-" + label;
+        }
         config.lock_retry_seconds = 0.02;
         config.lock_timeout_seconds = 10;
         config.warn = [](const std::string&) {};
-        if (k == kind::systemdb) {
+        if (!is_local(k)) {
+            cloud = true;
+        } else if (k == kind::systemdb) {
             where = dir / (label + ".db");
             config.uri = "systemdb";
             config.database_uri = "sqlite:///" + where.string();
@@ -151,10 +210,27 @@ struct side {
         }
     }
 
+    side(const side&) = delete;
+    side& operator=(const side&) = delete;
+    ~side()
+    {
+        if (!cloud)
+            return;
+        try {
+            asio::io_context io;
+            auto b = open(io);
+            run_coro(io, b->clear_all(), 120s);
+        } catch (const std::exception& e) {
+            BOOST_TEST_MESSAGE("could not clear " << config.uri << ": " << e.what());
+        }
+    }
+
     std::unique_ptr<state_backend> open(asio::io_context& io) const
     {
         return open_backend(io.get_executor(), config);
     }
+
+    bool cloud = false;
 
     /// CLI arguments naming this side as --from / --to.
     std::vector<std::string> cli_args(const std::string& role) const
@@ -249,7 +325,7 @@ void migrate_direction(kind from_kind, kind to_kind)
     side src(from_kind, dir.path, "src");
     side dst(to_kind, dir.path, "dst");
     // Null halves only where both sides keep them (systemdb writes {} for null).
-    const bool nulls = from_kind == kind::file && to_kind == kind::file;
+    const bool nulls = from_kind != kind::systemdb && to_kind != kind::systemdb;
     const auto entries = make_entries(2000, nulls);
 
     asio::io_context io;
@@ -310,10 +386,30 @@ void migrate_direction(kind from_kind, kind to_kind)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(systemdb_to_file) { migrate_direction(kind::systemdb, kind::file); }
-BOOST_AUTO_TEST_CASE(file_to_systemdb) { migrate_direction(kind::file, kind::systemdb); }
-BOOST_AUTO_TEST_CASE(file_to_file) { migrate_direction(kind::file, kind::file); }
-BOOST_AUTO_TEST_CASE(systemdb_to_systemdb) { migrate_direction(kind::systemdb, kind::systemdb); }
+// --- the pairs: one line each; cloud ones are skipped unless their URI variable is set ---
+#define MIGRATE_PAIR(from, to)                                                                \
+    BOOST_AUTO_TEST_CASE(from##_to_##to, *boost::unit_test::precondition(needs{kind::from,     \
+                                                                               kind::to}))    \
+    {                                                                                          \
+        migrate_direction(kind::from, kind::to);                                               \
+    }
+MIGRATE_PAIR(systemdb, file)
+MIGRATE_PAIR(file, systemdb)
+MIGRATE_PAIR(file, file)
+MIGRATE_PAIR(systemdb, systemdb)
+MIGRATE_PAIR(file, s3)
+MIGRATE_PAIR(s3, file)
+MIGRATE_PAIR(systemdb, s3)
+MIGRATE_PAIR(s3, systemdb)
+MIGRATE_PAIR(s3, s3)
+MIGRATE_PAIR(file, azure)
+MIGRATE_PAIR(azure, file)
+MIGRATE_PAIR(file, gcs)
+MIGRATE_PAIR(gcs, file)
+MIGRATE_PAIR(s3, azure)
+MIGRATE_PAIR(azure, gcs)
+MIGRATE_PAIR(gcs, s3)
+#undef MIGRATE_PAIR
 
 BOOST_AUTO_TEST_CASE(null_halves_into_systemdb_verify_as_empty_objects)
 {
@@ -522,8 +618,13 @@ BOOST_AUTO_TEST_CASE(cancellation_finishes_in_flight_and_resumes)
 
 BOOST_AUTO_TEST_CASE(sigkilled_cli_run_completes_when_rerun)
 {
-    for (auto [from_kind, to_kind] : {std::pair{kind::systemdb, kind::file},
-                                      std::pair{kind::file, kind::systemdb}}) {
+    // Cloud pairs run when their URI variable is set (see the top of this file).
+    for (auto [from_kind, to_kind] :
+         {std::pair{kind::systemdb, kind::file}, std::pair{kind::file, kind::systemdb},
+          std::pair{kind::file, kind::s3}, std::pair{kind::file, kind::azure},
+          std::pair{kind::file, kind::gcs}}) {
+        if (!available(from_kind) || !available(to_kind))
+            continue;
         BOOST_TEST_CONTEXT(name_of(from_kind) << " -> " << name_of(to_kind))
         {
             temp_dir dir;
@@ -547,6 +648,11 @@ BOOST_AUTO_TEST_CASE(sigkilled_cli_run_completes_when_rerun)
             auto written = [&]() -> std::size_t {
                 if (to_kind == kind::file)
                     return count_file_states(dst.where);
+                if (to_kind != kind::systemdb) {
+                    asio::io_context probe;
+                    auto listed = dst.open(probe);
+                    return run_coro(probe, listed->list(""), 30s).size();
+                }
                 sqlite3* db = nullptr;
                 std::size_t n = 0;
                 if (sqlite3_open_v2(dst.where.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
@@ -682,4 +788,120 @@ BOOST_AUTO_TEST_CASE(same_backend_is_refused)
     asio::io_context io;
     auto b = s.open(io);
     BOOST_CHECK_THROW(run_migrate(io, *b, *b, {}), error);
+}
+
+// --- streaming listing ------------------------------------------------------------------
+
+namespace {
+
+/// A source that lists `page_size` ids at a time and records, at each page request, how
+/// many ids the migration has already finished reading from it: with a streaming listing
+/// the copy runs between pages, and at most a bounded number of listed ids wait.
+class paged_source final : public state_backend {
+public:
+    paged_source(state_backend& inner, std::size_t page_size) : inner_(inner), size_(page_size) {}
+
+    std::string describe() const override { return "paged(" + inner_.describe() + ")"; }
+    asio::awaitable<std::optional<state_document>> get(std::string id) override
+    {
+        auto d = co_await inner_.get(std::move(id));
+        ++reads;
+        max_waiting = std::max(max_waiting, listed - reads);
+        co_return d;
+    }
+    asio::awaitable<void> update(std::string id, state_mutator m) override
+    {
+        co_await inner_.update(std::move(id), std::move(m));
+    }
+    asio::awaitable<bool> erase(std::string id) override
+    {
+        co_return co_await inner_.erase(std::move(id));
+    }
+    asio::awaitable<std::vector<std::string>> list(std::string) override
+    {
+        throw std::logic_error("migrate must use list_page");
+    }
+    asio::awaitable<state_id_page> list_page(std::string pattern, std::string token) override
+    {
+        reads_at_page.push_back(reads);
+        const std::vector<std::string> all = co_await inner_.list(std::move(pattern));
+        auto it = std::upper_bound(all.begin(), all.end(), token);
+        if (token.empty())
+            it = all.begin();
+        state_id_page page;
+        for (; it != all.end() && page.ids.size() < size_; ++it)
+            page.ids.push_back(*it);
+        if (it != all.end())
+            page.next_token = page.ids.back();
+        listed += page.ids.size();
+        co_return page;
+    }
+
+    std::size_t reads = 0, listed = 0, max_waiting = 0;
+    std::vector<std::size_t> reads_at_page;
+
+private:
+    state_backend& inner_;
+    std::size_t size_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(listing_streams_into_the_workers)
+{
+    temp_dir dir;
+    side src(kind::systemdb, dir.path, "src");
+    side dst(kind::file, dir.path, "dst");
+    asio::io_context io;
+    auto inner = src.open(io);
+    auto to = dst.open(io);
+    seed(io, *inner, make_entries(500, false));
+    paged_source from(*inner, 50);
+    migrate_options o;
+    o.concurrency = 4;
+    std::vector<migrate_progress> seen;
+    o.on_progress = [&](const migrate_progress& p) { seen.push_back(p); };
+    o.progress_interval = 1ms;
+    const migrate_report r = run_migrate(io, from, *to, o);
+    BOOST_TEST(r.total == 500u);
+    BOOST_TEST(r.copied == 500u);
+    BOOST_TEST(r.listing_complete);
+    BOOST_REQUIRE(from.reads_at_page.size() == 10u);
+    // Page k+1 is only asked for once page k is all handed out: all but the queue (4) and
+    // the ids in flight (4) have been read by then. So copying overlaps the listing...
+    for (std::size_t k = 1; k < from.reads_at_page.size(); ++k)
+        BOOST_TEST(from.reads_at_page[k] + 8 >= 50 * k, "page " << k);
+    // ...and listed-but-unread ids never exceed a page plus the queue plus those in flight.
+    BOOST_TEST(from.max_waiting <= 50u + 8u);
+    bool partial_total = false;
+    for (const auto& p : seen)
+        partial_total = partial_total || (!p.total_known && p.total < 500);
+    BOOST_TEST(partial_total, "progress showed a total still growing");
+    BOOST_TEST(seen.back().total_known);
+    BOOST_TEST((dump(io, *to) == dump(io, *inner)));
+}
+
+BOOST_AUTO_TEST_CASE(id_directories_without_a_state_are_not_states)
+{
+    // A blob source listed with a delimiter sees "<id>/" for an id that only has a lock
+    // (a pipeline creating its first state, or a crash): not a state, not a failure.
+    temp_dir dir;
+    side src(kind::file, dir.path, "src");
+    side dst(kind::systemdb, dir.path, "dst");
+    asio::io_context io;
+    auto from = src.open(io);
+    auto to = dst.open(io);
+    seed(io, *from, make_entries(20, false));
+    spit(src.where / "dev:only-a-lock" / "lock", "1732535622.12");
+    spit(src.where / "dev:deeper" / "sub" / "state.json", "{}");
+    const migrate_report r = run_migrate(io, *from, *to, {});
+    BOOST_TEST(r.total == 20u);
+    BOOST_TEST(r.copied == 20u);
+    BOOST_TEST(r.failed == 0u, (r.failures.empty() ? "" : r.failures[0].message));
+    BOOST_TEST(r.listing_complete);
+    // list_page on its own: ids in order, with the pattern applied.
+    const state_id_page page = run_coro(io, from->list_page("dev:tap-1?-*", ""));
+    BOOST_TEST(page.ids.size() == 6u); // 14..19 (ids 0-13 are the awkward ones)
+    BOOST_TEST(std::is_sorted(page.ids.begin(), page.ids.end()));
+    BOOST_TEST(page.next_token.empty());
 }

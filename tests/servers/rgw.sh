@@ -307,7 +307,9 @@ pid_file = $C/run/\$name.pid
 keyring = $C/keyring
 mon_data = $C/mon/\$name
 osd_data = $C/osd/\$name
-osd_max_object_name_len = 256
+# The recipe's 256 makes RGW answer 500 for keys over ~200 bytes (the RADOS name is the bucket
+# marker plus the key); memstore has no file-name limit, and S3 allows 1,024-byte keys.
+osd_max_object_name_len = 2048
 osd_max_object_namespace_len = 64
 [client.rgw]
 rgw_frontends = $fe

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <string>
 
 namespace statestore::test {
@@ -17,6 +18,20 @@ inline auto is_error(errc code, std::string message)
         BOOST_TEST(std::string(e.what()) == message);
         return e.value() == code && e.what() == message;
     };
+}
+
+/// The errc that `f` throws as statestore::error (errc{} when it throws nothing), with the
+/// message stored in `*message` when given.
+inline errc error_of(const std::function<void()>& f, std::string* message = nullptr)
+{
+    try {
+        f();
+    } catch (const error& e) {
+        if (message)
+            *message = e.what();
+        return e.value();
+    }
+    return errc{};
 }
 
 } // namespace statestore::test

@@ -828,6 +828,26 @@ BOOST_AUTO_TEST_CASE(content_hash_header_follows_the_option)
     BOOST_CHECK_THROW(aws::sign_headers(req, s3_doc_credentials(), o), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(signing_key_cache_gives_the_same_signatures_across_days)
+{
+    aws::request req;
+    req.method = "GET";
+    req.path = "/test.txt";
+    req.headers = {s3_doc_host};
+    aws::signing_options::key_cache cache;
+    for (int day = 0; day < 3; ++day) {
+        for (int repeat = 0; repeat < 2; ++repeat) {
+            aws::signing_options plain = s3_doc_options();
+            plain.time += std::chrono::hours(24 * day) + std::chrono::minutes(repeat);
+            aws::signing_options cached = plain;
+            cached.signing_key_cache = &cache;
+            BOOST_TEST(aws::sign_headers(req, s3_doc_credentials(), cached).signature ==
+                       aws::sign_headers(req, s3_doc_credentials(), plain).signature);
+            BOOST_TEST(cache.date == aws::date_stamp(plain.time));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_request_signed_twice_is_refused)
 {
     aws::request req;

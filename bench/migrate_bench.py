@@ -1,0 +1,713 @@
+#!/usr/bin/env python3
+"""Benchmark of `statestore migrate` (run through bench/migrate_bench.sh; python3 stdlib only).
+
+For each backend pair and each N, seeds N states at the source once, then migrates them into
+a fresh destination at each concurrency and records ids/s, client CPU and peak RSS (from the
+child's rusage). In the same run it measures, for comparison:
+  - the ceiling: bare writes at the same concurrency against the same destination, through
+    the same client (bench_migrate_ceiling);
+  - the loop users have today: one `statestore state get` and one `statestore state set
+    --force` process per id (Meltano's documented loop), on a sample of ids, as ids/s;
+  - `rclone copy --transfers 64` of a file-backend tree to S3 beside `statestore migrate
+    --no-lock` of the same tree (when the S3 server and rclone are available).
+Writes OUT/results.json, OUT/results.md and OUT/throughput.png (gnuplot); prints the markdown.
+Nothing is asserted: these are figures.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LOCAL = ("systemdb", "file")
+CLOUD = ("s3", "azure", "gs")
+DEFAULT_PAIRS = "systemdb:file,file:systemdb,file:file,file:s3,s3:file,s3:systemdb,file:azure,azure:file,file:gs,gs:file"
+S3_BUCKET = "statestore-bench"
+
+
+def log(*parts):
+    print("migrate_bench:", *parts, file=sys.stderr, flush=True)
+
+
+def clean_env():
+    """The caller's environment without anything that would point statestore, AWS tools or
+    rclone elsewhere (the machine exports CA bundles for other purposes)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MELTANO_", "AWS_", "RCLONE_", "STATESTORE_"))
+           and k not in ("SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE")}
+    env["MELTANO_DATABASE_URI"] = "sqlite://"
+    return env
+
+
+def run(cmd, env, check=True, stdin=None, stdout=subprocess.PIPE):
+    """Runs cmd; returns dict(rc, out, err, seconds)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    out, err = p.communicate()
+    seconds = time.monotonic() - t0
+    result = {"rc": p.returncode, "out": out.decode(errors="replace") if out else "",
+              "err": err.decode(errors="replace"), "seconds": seconds}
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd[:4]), p.returncode,
+                                                        result["err"][-2000:]))
+    return result
+
+
+def run_measured(cmd, env, check=True):
+    """run() with the child's own CPU seconds and peak RSS (os.wait4)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Bounded output (the CLI prints a summary; --progress-seconds 0), so reading stdout
+    # to the end before stderr cannot deadlock; then reap with the child's rusage.
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - t0
+    result = {"rc": p.returncode, "out": out.decode(errors="replace"),
+              "err": err.decode(errors="replace"), "seconds": seconds,
+              "cpu": usage.ru_utime + usage.ru_stime, "maxrss_mib": usage.ru_maxrss / 1024.0}
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd[:4]), p.returncode,
+                                                        result["err"][-2000:]))
+    return result
+
+
+# --- documents ---------------------------------------------------------------------------
+
+def state_id(i):
+    return "bench:tap-%06d-to-target-jsonl" % i
+
+
+def document(i):
+    """Meltano's raw document: completed and/or partial halves (a third have both)."""
+    bookmark = {"singer_state": {"bookmarks": {"orders": {
+        "replication_key": "updated_at",
+        "replication_key_value": "2024-11-25T11:53:42.%06dZ" % i}}}}
+    if i % 3 == 0:
+        return {"completed": bookmark, "partial": {}}
+    if i % 3 == 1:
+        return {"completed": {}, "partial": bookmark}
+    return {"completed": bookmark, "partial": {"singer_state": {"partial_seq": i}}}
+
+
+# --- sides -------------------------------------------------------------------------------
+
+class Side:
+    """A backend location: its URI, the CLI arguments that name it and its environment."""
+
+    def __init__(self, kind, uri, env_extra=None, db_path=None, directory=None):
+        self.kind, self.uri = kind, uri
+        self.env_extra = env_extra or {}
+        self.db_path, self.directory = db_path, directory
+
+    def database_uri(self):
+        return "sqlite:///" + self.db_path
+
+    def cli(self, role):
+        args = ["--" + role, self.uri]
+        if self.kind == "systemdb":
+            args += ["--%s-database-uri" % role, self.database_uri()]
+        return args
+
+    def global_args(self):
+        """`statestore` global options selecting this side for `state ...` commands."""
+        args = ["--uri", self.uri]
+        if self.kind == "systemdb":
+            args += ["--database-uri", self.database_uri()]
+        return args
+
+    def remove(self, bin_path=None, env=None):
+        if self.kind == "systemdb":
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists(self.db_path + suffix):
+                    os.remove(self.db_path + suffix)
+        elif self.kind == "file":
+            shutil.rmtree(self.directory, ignore_errors=True)
+        elif bin_path:
+            # A cloud prefix: cleared (the harness's own server is wiped at the end anyway;
+            # a server someone else runs is left as found).
+            run([bin_path] + self.global_args() + ["state", "clear", "--all", "--force"],
+                env, check=False)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = os.path.abspath(args.statestore)
+        self.ceiling_bin = os.path.abspath(args.ceiling)
+        self.work = tempfile.mkdtemp(prefix="statestore-migrate-bench-", dir=args.work_dir)
+        self.env = clean_env()
+        self.cloud = {}         # kind -> env dict, for the cloud stores that answer
+        self.unavailable = {}   # kind -> reason
+        self.servers = []       # (script, dir) we started
+        self.seeds = {}         # (kind, n) -> Side
+        self.results = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+                        "host": os.uname().nodename, "cpus": os.cpu_count(),
+                        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "migrate": [],
+                        "ceiling": [], "per_id_loop": [], "rclone": [], "skipped": []}
+
+    # -- environment per side --
+
+    def side_env(self, *sides):
+        env = dict(self.env)
+        for s in sides:
+            env.update(s.env_extra)
+        return env
+
+    def new_side(self, kind, label):
+        name = "%s-%s" % (label, uuid.uuid4().hex[:8])
+        if kind == "systemdb":
+            path = os.path.join(self.work, name + ".db")
+            return Side(kind, "systemdb", db_path=path)
+        if kind == "file":
+            d = os.path.join(self.work, name)
+            return Side(kind, "file://" + d, directory=d)
+        base = self.cloud[kind]["uri"].rstrip("/")
+        return Side(kind, base + "/" + name, env_extra=self.cloud[kind]["env"])
+
+    def drop(self, side):
+        side.remove(self.bin, self.side_env(side))
+
+    # -- cloud servers --
+
+    def start_s3(self):
+        """S3 on Ceph RGW: started with tests/servers/rgw.sh, or one already running named by
+        STATESTORE_BENCH_S3_ENDPOINT (keys RGW_ACCESS_KEY / RGW_SECRET_KEY, default the
+        test-only AKTEST / SKTEST). States go to bucket statestore-bench."""
+        endpoint = os.environ.get("STATESTORE_BENCH_S3_ENDPOINT")
+        key = os.environ.get("RGW_ACCESS_KEY", "AKTEST")
+        secret = os.environ.get("RGW_SECRET_KEY", "SKTEST")
+        if not endpoint:
+            script = os.path.join(ROOT, "tests", "servers", "rgw.sh")
+            if not os.path.exists(script):
+                return "tests/servers/rgw.sh is missing"
+            d = os.path.join(self.work, "rgw")
+            log("starting Ceph RGW (tests/servers/rgw.sh start)...")
+            r = run(["bash", script, "start", d], self.env, check=False)
+            if r["rc"] != 0:
+                last = r["err"].strip().splitlines()[-1:] or ["exit %d" % r["rc"]]
+                return ("rgw.sh start failed (is port 7480 taken? then set "
+                        "STATESTORE_BENCH_S3_ENDPOINT): " + last[0])
+            self.servers.append((script, d))
+            values = {}
+            with open(os.path.join(d, "env")) as f:
+                for line in f:
+                    k, _, v = line.strip().partition("=")
+                    values[k] = v.strip("'\"")
+            endpoint = values["RGW_ENDPOINT"]
+            key, secret = values["RGW_ACCESS_KEY"], values["RGW_SECRET_KEY"]
+        # The bucket, signed by curl (SigV4, path style; RGW wants the payload hash header).
+        r = run(["curl", "-s", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}",
+                 "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "%s:%s" % (key, secret),
+                 "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+                 "-X", "PUT", "%s/%s" % (endpoint, S3_BUCKET)], self.env, check=False)
+        if r["out"].strip() not in ("200", "409"):
+            return "could not create bucket %s at %s (HTTP %s)" % (S3_BUCKET, endpoint,
+                                                                    r["out"].strip())
+        env = {"MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID": key,
+               "MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY": secret,
+               "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL": endpoint}
+        self.cloud["s3"] = {"uri": "s3://%s/bench-%s" % (S3_BUCKET, uuid.uuid4().hex[:6]),
+                            "env": env, "endpoint": endpoint}
+        return None
+
+    def probe(self, kind):
+        """The store is usable when `statestore state list` works against it."""
+        side = self.new_side(kind, "probe")
+        r = run([self.bin] + side.global_args() + ["state", "list"], self.side_env(side),
+                check=False)
+        if r["rc"] != 0:
+            lines = r["err"].strip().splitlines()
+            return "`statestore state list` against %s fails: %s" % (
+                side.uri, lines[-1] if lines else "exit %d" % r["rc"])
+        return None
+
+    def ensure(self, kind):
+        if kind in LOCAL or kind in self.cloud:
+            return True
+        if kind in self.unavailable:
+            return False
+        reason = None
+        if kind == "s3":
+            reason = self.start_s3()
+        else:
+            # Azure / GCS: use a server someone started, named by URI + the usual settings
+            # in the environment (their server scripts' env differ; wire them in here).
+            var = "STATESTORE_BENCH_%s_URI" % kind.upper()
+            if os.environ.get(var):
+                env = {k: v for k, v in os.environ.items()
+                       if k.startswith("MELTANO_STATE_BACKEND_") or k.startswith(("AZURE_", "GOOGLE_"))}
+                self.cloud[kind] = {"uri": os.environ[var], "env": env}
+            else:
+                reason = "%s not set (start the %s server and point it there)" % (var, kind)
+        if reason is None:
+            reason = self.probe(kind)
+        if reason:
+            self.cloud.pop(kind, None)
+            self.unavailable[kind] = reason
+            log("skipping %s: %s" % (kind, reason))
+            self.results["skipped"].append({"backend": kind, "reason": reason})
+            return False
+        return True
+
+    def stop_servers(self):
+        for script, d in reversed(self.servers):
+            run(["bash", script, "stop", d], self.env, check=False)
+        self.servers = []
+
+    # -- seeding --
+
+    def seed_file_tree(self, directory, n):
+        for i in range(n):
+            d = os.path.join(directory, state_id(i))
+            os.makedirs(d, exist_ok=True)
+            # json.dumps defaults: Meltano's exact bytes.
+            with open(os.path.join(d, "state.json"), "w") as f:
+                f.write(json.dumps(document(i)))
+        os.sync()
+
+    def seeded(self, kind, n):
+        key = (kind, n)
+        if key in self.seeds:
+            return self.seeds[key]
+        side = self.new_side(kind, "seed-%d" % n)
+        t0 = time.monotonic()
+        if kind == "file":
+            self.seed_file_tree(side.directory, n)
+        elif kind == "systemdb":
+            export = os.path.join(self.work, "seed-%d.json" % n)
+            with open(export, "w") as f:
+                json.dump({state_id(i): document(i) for i in range(n)}, f)
+            run([self.bin] + side.global_args() + ["state", "import", export], self.env)
+            os.remove(export)
+        else:
+            tree = self.seeded("file", n)
+            run([self.bin, "migrate"] + tree.cli("from") + side.cli("to") +
+                ["--no-lock", "--no-verify", "--concurrency", "64", "--progress-seconds", "0"],
+                self.side_env(side))
+        log("seeded %d states in %s (%.1f s)" % (n, side.uri, time.monotonic() - t0))
+        self.seeds[key] = side
+        return side
+
+    # -- measurements --
+
+    def migrate_once(self, src, dst, concurrency, extra=()):
+        report = os.path.join(self.work, "report-%s.json" % uuid.uuid4().hex[:8])
+        cmd = [self.bin, "migrate"] + src.cli("from") + dst.cli("to") + [
+            "--concurrency", str(concurrency), "--progress-seconds", "0", "--report", report]
+        cmd += list(extra)
+        r = run_measured(cmd, self.side_env(src, dst), check=False)
+        with open(report) as f:
+            rep = json.load(f)
+        os.remove(report)
+        if r["rc"] != 0:
+            log("migrate exit %d: %s" % (r["rc"], r["err"].strip().splitlines()[-1:]))
+        return r, rep
+
+    def measure_pair(self, a, b, n, concurrencies, unlocked=False):
+        """Default mode: locked writes, verified (what a migration beside running pipelines
+        does). unlocked: --no-lock --no-verify, one write per id like the ceiling (plus the
+        source read and the destination pre-read), for a like-for-like efficiency."""
+        src = self.seeded(a, n)
+        mode = "unlocked" if unlocked else "locked"
+        for c in concurrencies:
+            dst = self.new_side(b, "dst")
+            r, rep = self.migrate_once(src, dst, c, ["--no-lock", "--no-verify"] if unlocked else [])
+            done = max(rep["done"], 1)
+            row = {"pair": "%s->%s" % (a, b), "mode": mode, "from": a, "to": b, "n": n,
+                   "concurrency": c,
+                   "ids_per_second": round(rep["ids_per_second"], 1),
+                   "elapsed_seconds": round(rep["elapsed_seconds"], 3),
+                   "process_seconds": round(r["seconds"], 3),
+                   "cpu_seconds": round(r["cpu"], 3),
+                   "cpu_seconds_per_1000_ids": round(r["cpu"] * 1000.0 / done, 3),
+                   "peak_rss_mib": round(r["maxrss_mib"], 1),
+                   "copied": rep["copied"], "failed": rep["failed"], "verified": rep["verified"],
+                   "exit": r["rc"]}
+            self.results["migrate"].append(row)
+            log("%s %s N=%d c=%d: %.0f ids/s, %.2f CPU s, %.0f MiB peak RSS%s" % (
+                row["pair"], mode, n, c, row["ids_per_second"], row["cpu_seconds"],
+                row["peak_rss_mib"], "" if r["rc"] == 0 else " (FAILED ids: %d)" % rep["failed"]))
+            self.drop(dst)
+
+    def measure_ceiling(self, kind, concurrencies, count):
+        for c in concurrencies:
+            side = self.new_side(kind, "ceiling")
+            env = self.side_env(side)
+            if kind == "systemdb":
+                env["MELTANO_DATABASE_URI"] = side.database_uri()
+            r = run([self.ceiling_bin, side.uri, str(count), str(c)], env, check=False)
+            if r["rc"] != 0:
+                log("ceiling %s c=%d failed: %s" % (kind, c, r["err"].strip()))
+                continue
+            figures = json.loads(r["out"])
+            self.results["ceiling"].append({"to": kind, "concurrency": c, "ops": count,
+                                            "ops_per_second": figures["ops_per_second"],
+                                            "cpu_seconds": figures["cpu_seconds"]})
+            log("ceiling %s c=%d: %.0f writes/s" % (kind, c, figures["ops_per_second"]))
+            self.drop(side)
+
+    def measure_loop(self, a, b, sample):
+        """Meltano's documented loop, one `get` and one `set --force` process per id."""
+        src = self.seeded(a, max(sample, min(self.args.sizes)))
+        dst = self.new_side(b, "loop")
+        env = self.side_env(src, dst)
+        scratch = os.path.join(self.work, "loop-state.json")
+        t0 = time.monotonic()
+        for i in range(sample):
+            sid = state_id(i)
+            got = run([self.bin] + src.global_args() + ["state", "get", sid], env)
+            with open(scratch, "w") as f:
+                f.write(got["out"])
+            run([self.bin] + dst.global_args() + ["state", "set", "--force", sid,
+                                                    "--input-file", scratch], env)
+        seconds = time.monotonic() - t0
+        row = {"pair": "%s->%s" % (a, b), "sample": sample, "seconds": round(seconds, 3),
+               "ids_per_second": round(sample / seconds, 2)}
+        self.results["per_id_loop"].append(row)
+        log("per-id loop %s: %d ids in %.1f s = %.1f ids/s" % (row["pair"], sample, seconds,
+                                                               row["ids_per_second"]))
+        self.drop(dst)
+
+    def measure_rclone(self, n):
+        if not shutil.which("rclone"):
+            self.results["skipped"].append({"backend": "rclone", "reason": "rclone not installed"})
+            log("skipping rclone: not installed (apt-get install rclone)")
+            return
+        if not self.ensure("s3"):
+            return
+        s3 = self.cloud["s3"]
+        tree = self.seeded("file", n)
+        env = dict(self.env)  # AWS_CA_BUNDLE & co. are already out (clean_env)
+        env.update({"RCLONE_CONFIG_BENCHS3_TYPE": "s3", "RCLONE_CONFIG_BENCHS3_PROVIDER": "Ceph",
+                    "RCLONE_CONFIG_BENCHS3_ACCESS_KEY_ID": s3["env"]["MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID"],
+                    "RCLONE_CONFIG_BENCHS3_SECRET_ACCESS_KEY": s3["env"]["MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY"],
+                    "RCLONE_CONFIG_BENCHS3_ENDPOINT": s3["endpoint"],
+                    "RCLONE_CONFIG_BENCHS3_REGION": "us-east-1"})
+        target = self.new_side("s3", "rclone")  # the same layout: <prefix>/<id>/state.json
+        bucket_path = target.uri[len("s3://"):]
+        r = run_measured(["rclone", "copy", "--transfers", "64", "--s3-no-check-bucket",
+                          tree.directory, "benchs3:" + bucket_path], env, check=False)
+        self.drop(target)
+        if r["rc"] != 0:
+            log("rclone failed: " + r["err"].strip()[-500:])
+            self.results["skipped"].append({"backend": "rclone", "reason": r["err"].strip()[-300:]})
+            return
+        self.results["rclone"].append({
+            "tool": "rclone copy --transfers 64", "n": n, "seconds": round(r["seconds"], 3),
+            "ids_per_second": round(n / r["seconds"], 1), "cpu_seconds": round(r["cpu"], 3),
+            "cpu_seconds_per_1000_ids": round(r["cpu"] * 1000.0 / n, 3)})
+        dst = self.new_side("s3", "nolock")
+        m, rep = self.migrate_once(tree, dst, 64, ["--no-lock"])
+        self.results["rclone"].append({
+            "tool": "statestore migrate --no-lock --concurrency 64", "n": n,
+            "seconds": round(m["seconds"], 3), "ids_per_second": round(n / m["seconds"], 1),
+            "cpu_seconds": round(m["cpu"], 3),
+            "cpu_seconds_per_1000_ids": round(m["cpu"] * 1000.0 / n, 3), "failed": rep["failed"]})
+        self.drop(dst)
+        for row in self.results["rclone"][-2:]:
+            log("%s: %.0f ids/s, %.3f CPU s per 1000 ids" % (row["tool"], row["ids_per_second"],
+                                                             row["cpu_seconds_per_1000_ids"]))
+
+    # -- the run --
+
+    def run_all(self):
+        a = self.args
+        pairs = [tuple(p.split(":")) for p in a.pairs.split(",") if p]
+        usable = []
+        for src, dst in pairs:
+            bad = [k for k in (src, dst) if k not in LOCAL + CLOUD]
+            if bad:
+                raise SystemExit("unknown backend %s in --pairs" % bad[0])
+            if self.ensure(src) and self.ensure(dst):
+                usable.append((src, dst))
+            else:
+                log("skipping pair %s->%s" % (src, dst))
+        for src, dst in usable:
+            for n in a.sizes:
+                self.measure_pair(src, dst, n, a.concurrency)
+            if a.unlocked_series:
+                self.measure_pair(src, dst, max(a.sizes), a.concurrency, unlocked=True)
+            if src in LOCAL and dst in LOCAL:
+                for n in a.big_sizes:
+                    self.measure_pair(src, dst, n, a.big_concurrency)
+        for kind in sorted({dst for _, dst in usable}):
+            self.measure_ceiling(kind, a.concurrency, a.ceiling_writes)
+        if a.loop_sample > 0:
+            for src, dst in usable:
+                self.measure_loop(src, dst, a.loop_sample)
+        if a.rclone_n > 0:
+            self.measure_rclone(a.rclone_n)
+        self.results["ratios"] = ratios(self.results)
+
+    def cleanup(self):
+        if not self.servers:  # someone else's server: take our states out of it
+            for side in self.seeds.values():
+                if side.kind in CLOUD:
+                    self.drop(side)
+        self.stop_servers()
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+# --- summaries ---------------------------------------------------------------------------
+
+def ratios(results):
+    """Per pair, at its largest N measured at every concurrency: the best concurrency, its
+    ids/s, efficiency against the destination's ceiling at that concurrency, speed-up over
+    the per-id loop; plus statestore vs rclone and the 100k file->systemdb peak RSS."""
+    out = []
+    pairs = sorted({r["pair"] for r in results["migrate"]})
+
+    def best_of(pair, mode):
+        rows = [r for r in results["migrate"]
+                if r["pair"] == pair and r["mode"] == mode and r["exit"] == 0]
+        if not rows:
+            return None
+        by_n = {}
+        for r in rows:
+            by_n.setdefault(r["n"], []).append(r)
+        n = max(by_n, key=lambda k: (len(by_n[k]), k))
+        best = max(by_n[n], key=lambda r: r["ids_per_second"])
+        ceiling = [c for c in results["ceiling"]
+                   if c["to"] == best["to"] and c["concurrency"] == best["concurrency"]]
+        return best, (ceiling[0]["ops_per_second"] if ceiling else None)
+
+    for pair in pairs:
+        found = best_of(pair, "locked")
+        if not found:
+            continue
+        best, ceiling = found
+        n = best["n"]
+        entry = {"pair": pair, "n": n, "best_concurrency": best["concurrency"],
+                 "ids_per_second": best["ids_per_second"]}
+        if ceiling:
+            entry["ceiling_ops_per_second"] = ceiling
+            entry["efficiency_vs_ceiling"] = round(best["ids_per_second"] / ceiling, 3)
+        unlocked = best_of(pair, "unlocked")
+        if unlocked:
+            entry["unlocked_best_concurrency"] = unlocked[0]["concurrency"]
+            entry["unlocked_ids_per_second"] = unlocked[0]["ids_per_second"]
+            if unlocked[1]:
+                entry["unlocked_efficiency_vs_ceiling"] = round(
+                    unlocked[0]["ids_per_second"] / unlocked[1], 3)
+        loop = [l for l in results["per_id_loop"] if l["pair"] == pair]
+        if loop:
+            entry["per_id_loop_ids_per_second"] = loop[0]["ids_per_second"]
+            entry["speedup_vs_per_id_loop"] = round(best["ids_per_second"] / loop[0]["ids_per_second"], 1)
+        out.append(entry)
+    summary = {"pairs": out}
+    rc = results["rclone"]
+    if len(rc) == 2:
+        summary["vs_rclone"] = {
+            "ids_per_second_ratio": round(rc[1]["ids_per_second"] / rc[0]["ids_per_second"], 2),
+            "cpu_per_id_ratio": round(rc[1]["cpu_seconds_per_1000_ids"] / rc[0]["cpu_seconds_per_1000_ids"], 3)
+            if rc[0]["cpu_seconds_per_1000_ids"] > 0 else None}
+    big = [r for r in results["migrate"] if r["pair"] == "file->systemdb" and r["mode"] == "locked"]
+    if big:
+        top = max(big, key=lambda r: (r["n"], r["peak_rss_mib"]))
+        summary["file_to_systemdb_peak_rss"] = {"n": top["n"], "peak_rss_mib": top["peak_rss_mib"],
+                                                "concurrency": top["concurrency"]}
+    return summary
+
+
+def series_keys(results):
+    """(pair, mode, n) in the order measured."""
+    keys = []
+    for r in results["migrate"]:
+        k = (r["pair"], r["mode"], r["n"])
+        if k not in keys:
+            keys.append(k)
+    return keys
+
+
+def markdown(results):
+    lines = ["# statestore migrate benchmark", "",
+             "Command: `%s` on %s (%s CPUs), %s. Figures from one run; on a shared machine "
+             "they are noisy." % (results["command"], results["host"], results["cpus"],
+                                  results["started"]), "",
+             "## Migration throughput (ids/s)", "",
+             "Locked writes, verified (the default) unless marked unlocked "
+             "(`--no-lock --no-verify`). CPU and RSS: the `statestore` process (rusage).", ""]
+    concs = sorted({r["concurrency"] for r in results["migrate"]})
+    lines.append("| pair | N | " + " | ".join("c=%d" % c for c in concs) +
+                 " | CPU s / 1000 ids (best c) | peak RSS MiB |")
+    lines.append("|---|---|" + "---|" * len(concs) + "---|---|")
+    for pair, mode, n in series_keys(results):
+        rows = {r["concurrency"]: r for r in results["migrate"]
+                if r["pair"] == pair and r["mode"] == mode and r["n"] == n}
+        best = max(rows.values(), key=lambda r: r["ids_per_second"])
+        cells = []
+        for c in concs:
+            r = rows.get(c)
+            cells.append("" if r is None else ("%.0f" % r["ids_per_second"]) +
+                         ("" if r["exit"] == 0 else " (%d failed)" % r["failed"]))
+        lines.append("| %s | %d | %s | %.3f | %.0f |" % (
+            pair + (" unlocked" if mode == "unlocked" else ""), n, " | ".join(cells), best["cpu_seconds_per_1000_ids"],
+            max(r["peak_rss_mib"] for r in rows.values())))
+    if results["ceiling"]:
+        lines += ["", "## Ceiling: bare writes at the same concurrency (writes/s)", ""]
+        cconcs = sorted({c["concurrency"] for c in results["ceiling"]})
+        lines.append("| destination | " + " | ".join("c=%d" % c for c in cconcs) + " |")
+        lines.append("|---|" + "---|" * len(cconcs))
+        for kind in sorted({c["to"] for c in results["ceiling"]}):
+            rows = {c["concurrency"]: c for c in results["ceiling"] if c["to"] == kind}
+            lines.append("| %s | %s |" % (kind, " | ".join(
+                "%.0f" % rows[c]["ops_per_second"] if c in rows else "" for c in cconcs)))
+    if results["per_id_loop"]:
+        lines += ["", "## One process per id (`state get` + `state set --force`)", "",
+                  "| pair | sample | ids/s |", "|---|---|---|"]
+        for l in results["per_id_loop"]:
+            lines.append("| %s | %d | %.1f |" % (l["pair"], l["sample"], l["ids_per_second"]))
+    if results["rclone"]:
+        lines += ["", "## file tree -> S3: rclone vs statestore", "",
+                  "| tool | N | ids/s | CPU s / 1000 ids |", "|---|---|---|---|"]
+        for r in results["rclone"]:
+            lines.append("| %s | %d | %.0f | %.3f |" % (r["tool"], r["n"], r["ids_per_second"],
+                                                       r["cpu_seconds_per_1000_ids"]))
+    s = results.get("ratios", {})
+    if s.get("pairs"):
+        lines += ["", "## Ratios", "",
+                  "Efficiency: ids/s divided by the ceiling's writes/s at the same concurrency "
+                  "(a locked, verified id costs several requests; unlocked: one write plus "
+                  "reads).", "",
+                  "| pair | N | best c | ids/s | ceiling at best c | efficiency | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for e in s["pairs"]:
+            lines.append("| %s | %d | %d | %.0f | %s | %s | %s | %s | %s |" % (
+                e["pair"], e["n"], e["best_concurrency"], e["ids_per_second"],
+                "%.0f" % e["ceiling_ops_per_second"] if "ceiling_ops_per_second" in e else "-",
+                e.get("efficiency_vs_ceiling", "-"),
+                "%d, %.0f, %s" % (e["unlocked_best_concurrency"], e["unlocked_ids_per_second"],
+                                  e.get("unlocked_efficiency_vs_ceiling", "-"))
+                if "unlocked_ids_per_second" in e else "-",
+                e.get("per_id_loop_ids_per_second", "-"),
+                "%sx" % e["speedup_vs_per_id_loop"] if "speedup_vs_per_id_loop" in e else "-"))
+    if "vs_rclone" in s:
+        lines += ["", "statestore vs rclone: %.2fx the ids/s, %.3fx the CPU per id." % (
+            s["vs_rclone"]["ids_per_second_ratio"], s["vs_rclone"]["cpu_per_id_ratio"] or 0)]
+    if "file_to_systemdb_peak_rss" in s:
+        p = s["file_to_systemdb_peak_rss"]
+        lines += ["", "file -> systemdb, %d states: peak RSS %.0f MiB (concurrency %d)." % (
+            p["n"], p["peak_rss_mib"], p["concurrency"])]
+    if results["skipped"]:
+        lines += ["", "Skipped: " + "; ".join("%s (%s)" % (k["backend"], k["reason"])
+                                              for k in results["skipped"])]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, out_dir):
+    """throughput.png: ids/s against concurrency per pair and N, ceilings dashed."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        log("gnuplot not found: no plot (apt-get install gnuplot-nox)")
+        return False
+    series = []
+    for pair, mode, n in series_keys(results):
+        pts = sorted((r["concurrency"], r["ids_per_second"]) for r in results["migrate"]
+                     if r["pair"] == pair and r["mode"] == mode and r["n"] == n)
+        if len(pts) > 1:  # single points (the 100k runs) are in the table
+            series.append(("%s%s N=%d" % (pair, " unlocked" if mode == "unlocked" else "", n),
+                           pts, "lines"))
+    for kind in sorted({c["to"] for c in results["ceiling"]}):
+        pts = sorted((c["concurrency"], c["ops_per_second"]) for c in results["ceiling"]
+                     if c["to"] == kind)
+        series.append(("ceiling: bare writes to %s" % kind, pts, "dashed"))
+    data = os.path.join(out_dir, "throughput.dat")
+    with open(data, "w") as f:
+        for title, pts, _ in series:
+            f.write("# %s\n" % title)
+            for x, y in pts:
+                f.write("%d %f\n" % (x, y))
+            f.write("\n\n")
+    plots = []
+    for i, (title, _, style) in enumerate(series):
+        dash = " dt 2" if style == "dashed" else ""
+        plots.append("'%s' index %d using 1:2 with linespoints lw 2%s title '%s'" % (
+            data, i, dash, title.replace("'", "")))
+    script = "\n".join([
+        "set terminal png size 1100,700",
+        "set output '%s'" % os.path.join(out_dir, "throughput.png"),
+        "set title 'statestore migrate: throughput against concurrency'",
+        "set xlabel 'concurrency (ids in flight)'", "set ylabel 'ids/s (ceiling: writes/s)'",
+        "set logscale x 2", "set logscale y 10", "set grid", "set key outside right top",
+        "plot " + ", \\\n     ".join(plots), ""])
+    with open(os.path.join(out_dir, "throughput.gp"), "w") as f:
+        f.write(script)
+    r = subprocess.run([gnuplot, os.path.join(out_dir, "throughput.gp")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        log("gnuplot failed: " + r.stderr.decode(errors="replace"))
+        return False
+    return True
+
+
+def int_list(text):
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--statestore", default=os.path.join(ROOT, "build", "statestore"))
+    p.add_argument("--ceiling", default=os.path.join(ROOT, "build", "bench", "bench_migrate_ceiling"))
+    p.add_argument("--out", default=None, help="output directory (default: a new dir under /var/tmp)")
+    p.add_argument("--work-dir", default=os.environ.get("BENCH_DIR", "/var/tmp"),
+                   help="where states are written (a real disk, not tmpfs)")
+    p.add_argument("--pairs", default=None, help="comma list of FROM:TO, e.g. systemdb:file,file:s3")
+    p.add_argument("--sizes", type=int_list, default=None, help="N per pair (default 1000,10000)")
+    p.add_argument("--big-sizes", type=int_list, default=None,
+                   help="extra N for local pairs only (default 100000)")
+    p.add_argument("--concurrency", type=int_list, default=None, help="default 1,8,64,256")
+    p.add_argument("--big-concurrency", type=int_list, default=None,
+                   help="concurrencies for --big-sizes (default 64)")
+    p.add_argument("--ceiling-writes", type=int, default=None, help="writes per ceiling point")
+    p.add_argument("--loop-sample", type=int, default=None, help="ids for the per-id loop (default 200)")
+    p.add_argument("--rclone-n", type=int, default=None, help="states for rclone vs migrate (0: off)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: local pairs, N=100, concurrency 1,8, small samples")
+    p.add_argument("--no-unlocked-series", dest="unlocked_series", action="store_false",
+                   help="skip the --no-lock --no-verify series (largest N) used for efficiency")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    a = p.parse_args()
+    q = a.quick
+    defaults = {"pairs": "systemdb:file,file:systemdb,file:file" if q else DEFAULT_PAIRS,
+                "sizes": [100] if q else [1000, 10000], "big_sizes": [] if q else [100000],
+                "concurrency": [1, 8] if q else [1, 8, 64, 256], "big_concurrency": [64],
+                "ceiling_writes": 100 if q else 2000, "loop_sample": 10 if q else 200,
+                "rclone_n": 0 if q else 1000}
+    for k, v in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    out = a.out or tempfile.mkdtemp(prefix="statestore-migrate-bench-out-", dir="/var/tmp")
+    os.makedirs(out, exist_ok=True)
+    for path in (a.statestore, a.ceiling):
+        if not os.access(path, os.X_OK):
+            raise SystemExit("not built: %s (ninja statestore_cli bench_migrate_ceiling)" % path)
+
+    bench = Bench(a)
+    try:
+        bench.run_all()
+    finally:
+        bench.cleanup()
+    results = bench.results
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    md = markdown(results)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(md)
+    plotted = plot(results, out)
+    print(md)
+    print("Written: %s/results.json, results.md%s" % (out, ", throughput.png" if plotted else ""))
+    return 0 if plotted else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

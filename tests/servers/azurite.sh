@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# A real Azure Blob server for tests: Azurite (npm azurite@3.37.0), in memory, on 127.0.0.1.
+# Azurite checks SharedKey signatures and enforces If-None-Match / If-Match (see
+# ../shared/spec/emulators.md).
+#
+#   tests/servers/azurite.sh install     npm-install azurite and @azure/storage-blob into
+#                                        ${STATESTORE_CACHE:-$HOME/.cache/statestore}/{azurite,azure-sdk}
+#                                        (outside the clone; a fast no-op once present)
+#   tests/servers/azurite.sh start DIR   make a test CA in DIR/ca, start Azurite over HTTP on
+#                                        127.0.0.1:10000 and over HTTPS on 127.0.0.1:10003 (certificate
+#                                        signed by that CA; Azure AD bearer tokens accepted there with
+#                                        --oauth basic), create the container "statestore-ci" on both
+#   tests/servers/azurite.sh stop DIR    stop what `start DIR` started (by PID), remove DIR
+#
+# Account: Azurite's well-known devstoreaccount1 (its key is public and opens only the emulator).
+# After `start`, DIR/env holds AZURITE_CONNECTION_STRING, AZURITE_TLS_CONNECTION_STRING,
+# AZURITE_CA_FILE, AZURITE_CONTAINER and AZURE_SDK_NODE_PATH for a test to source.
+# Ports are fixed: one instance pair per machine at a time (CTest RESOURCE_LOCK azurite_ports).
+set -euo pipefail
+
+AZURITE_VERSION=3.37.0
+SDK_VERSION=12.32.0 # the newest @azure/storage-blob that runs on Node 20
+HTTP_PORT=10000
+HTTPS_PORT=10003
+CONTAINER=statestore-ci
+ACCOUNT=devstoreaccount1
+KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+MARKER=.azurite-test-dir
+
+cache=${STATESTORE_CACHE:-$HOME/.cache/statestore}
+az_dir=$cache/azurite
+sdk_dir=$cache/azure-sdk
+self=$(readlink -f "${BASH_SOURCE[0]}")
+here=$(dirname "$self")
+root=$(cd "$here/../.." && pwd)
+
+log() { echo "azurite.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+lcurl() { curl --noproxy '*' "$@"; }
+
+installed_version() { # DIR PACKAGE
+  node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch(e){}' \
+    "$1/node_modules/$2/package.json" 2>/dev/null || true
+}
+
+npm_install() { # DIR SPEC
+  mkdir -p "$1"
+  [ -f "$1/package.json" ] || echo '{"name":"statestore-test-cache","private":true}' >"$1/package.json"
+  log "install: npm install $2 into $1"
+  (cd "$1" && timeout 900 npm install --no-audit --no-fund --loglevel=error "$2") ||
+    die "install: npm install $2 failed"
+}
+
+cmd_install() {
+  command -v node >/dev/null || die "install: node is not installed"
+  [ "$(installed_version "$az_dir" azurite)" = "$AZURITE_VERSION" ] ||
+    npm_install "$az_dir" "azurite@$AZURITE_VERSION"
+  [ "$(installed_version "$sdk_dir" @azure/storage-blob)" = "$SDK_VERSION" ] ||
+    npm_install "$sdk_dir" "@azure/storage-blob@$SDK_VERSION"
+  [ -x "$az_dir/node_modules/.bin/azurite-blob" ] || die "install: azurite-blob is missing"
+  log "install: azurite $AZURITE_VERSION and @azure/storage-blob $SDK_VERSION present in $cache"
+}
+
+# A PID is ours only while it runs with DIR as its working directory (set at launch), which
+# guards against PID reuse after a crash or a reboot.
+is_ours() { # PID DIR
+  [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$2" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+stop_recorded() { # DIR
+  local dir=$1 name pid i rc=0
+  [ -f "$dir/pids" ] || return 0
+  while read -r name pid; do
+    [[ "$pid" =~ ^[0-9]+$ ]] || continue
+    is_ours "$pid" "$dir" || continue
+    kill -TERM "$pid" 2>/dev/null || continue
+    for ((i = 0; i < 100; i++)); do is_ours "$pid" "$dir" || break; sleep 0.1; done
+    if is_ours "$pid" "$dir"; then
+      log "stop: $name (pid $pid) still alive after 10s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do is_ours "$pid" "$dir" || break; sleep 0.1; done
+      is_ours "$pid" "$dir" && rc=1
+    fi
+  done <"$dir/pids"
+  return $rc
+}
+
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+D=""
+start_ok=0
+start_cleanup() {
+  [ "$start_ok" -eq 1 ] && return 0
+  [ -n "$D" ] || exit 1
+  log "start: failed; log tails follow, then stopping what was started"
+  local f
+  for f in "$D"/*.log; do [ -s "$f" ] && { echo "----- $f -----" >&2; tail -n 20 "$f" >&2; }; done
+  stop_recorded "$D" || true
+  exit 1
+}
+
+launch() { # NAME PORT [extra azurite args...]
+  local name=$1 port=$2 pid
+  shift 2
+  # setsid: its own session, so only `stop` (by PID) ends it. cwd = DIR marks it as ours.
+  (cd "$D" && exec setsid "$az_dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
+     --blobPort "$port" --inMemoryPersistence --silent --disableTelemetry --skipApiVersionCheck \
+     --loose "$@" </dev/null >>"$D/$name.log" 2>&1) &
+  pid=$!
+  echo "$name $pid" >>"$D/pids"
+}
+
+wait_ready() { # NAME URL [curl args]
+  local name=$1 url=$2 i code pid
+  shift 2
+  pid=$(awk -v n="$name" '$1 == n {print $2}' "$D/pids")
+  for ((i = 0; i < 240; i++)); do
+    is_ours "$pid" "$D" || die "start: $name exited (see $D/$name.log)"
+    # Unauthenticated: 403 once it is up (000 before).
+    code=$(lcurl -s -o /dev/null -m 3 -w '%{http_code}' "$@" "$url" || true)
+    [ "$code" = 403 ] && return 0
+    sleep 0.25
+  done
+  die "start: $name not ready after 60 s"
+}
+
+cmd_start() {
+  local dir=${1:?usage: azurite.sh start DIR}
+  [ -x "$az_dir/node_modules/.bin/azurite-blob" ] || die "start: azurite is not installed; run: $self install"
+  D=$(readlink -m "$dir")
+  if [ -e "$D" ] && [ -n "$(ls -A "$D" 2>/dev/null)" ]; then
+    [ -f "$D/$MARKER" ] || die "start: $D is not empty and was not made by azurite.sh; refusing to wipe it"
+    if [ -f "$D/pids" ]; then
+      while read -r name pid; do
+        is_ours "$pid" "$D" && die "start: $name (pid $pid) from an earlier start is still running; run: $self stop $D"
+      done <"$D/pids"
+    fi
+  fi
+  local p
+  for p in "$HTTP_PORT" "$HTTPS_PORT"; do
+    port_open "$p" && die "start: 127.0.0.1:$p is already in use (another Azurite? stop it first)"
+  done
+  rm -rf "$D"
+  mkdir -p "$D"
+  touch "$D/$MARKER" "$D/pids"
+  trap start_cleanup EXIT
+  trap 'exit 1' INT TERM HUP
+
+  bash "$here/make-test-ca.sh" "$D/ca" >/dev/null
+  launch http "$HTTP_PORT"
+  launch https "$HTTPS_PORT" --cert "$D/ca/server.pem" --key "$D/ca/server.key" --oauth basic
+  wait_ready http "http://127.0.0.1:$HTTP_PORT/$ACCOUNT?comp=list"
+  wait_ready https "https://127.0.0.1:$HTTPS_PORT/$ACCOUNT?comp=list" --cacert "$D/ca/ca.pem"
+
+  local conn="DefaultEndpointsProtocol=http;AccountName=$ACCOUNT;AccountKey=$KEY;BlobEndpoint=http://127.0.0.1:$HTTP_PORT/$ACCOUNT;"
+  local tconn="DefaultEndpointsProtocol=https;AccountName=$ACCOUNT;AccountKey=$KEY;BlobEndpoint=https://127.0.0.1:$HTTPS_PORT/$ACCOUNT;"
+  AZ_CONN=$conn NODE_PATH="$sdk_dir/node_modules" node "$root/tests/azure/sdk.js" create-container "$CONTAINER" ||
+    die "start: could not create container $CONTAINER over http"
+  AZ_CONN=$tconn NODE_EXTRA_CA_CERTS="$D/ca/ca.pem" NODE_PATH="$sdk_dir/node_modules" \
+    node "$root/tests/azure/sdk.js" create-container "$CONTAINER" ||
+    die "start: could not create container $CONTAINER over https"
+  {
+    printf 'AZURITE_CONNECTION_STRING=%q\n' "$conn"
+    printf 'AZURITE_TLS_CONNECTION_STRING=%q\n' "$tconn"
+    printf 'AZURITE_CA_FILE=%q\n' "$D/ca/ca.pem"
+    printf 'AZURITE_CONTAINER=%q\n' "$CONTAINER"
+    printf 'AZURE_SDK_NODE_PATH=%q\n' "$sdk_dir/node_modules"
+  } >"$D/env"
+  start_ok=1
+  trap - EXIT INT TERM HUP
+  echo "Azurite ready http://127.0.0.1:$HTTP_PORT https://127.0.0.1:$HTTPS_PORT container $CONTAINER"
+}
+
+cmd_stop() {
+  local dir=${1:?usage: azurite.sh stop DIR} d
+  d=$(readlink -m "$dir")
+  [ -e "$d" ] || { log "stop: $d does not exist; nothing to stop"; return 0; }
+  [ -f "$d/$MARKER" ] || die "stop: $d was not made by azurite.sh start; not touching it"
+  stop_recorded "$d" || die "stop: some processes did not exit; $d kept"
+  rm -rf "$d"
+}
+
+case ${1:-} in
+  install) shift; cmd_install "$@" ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+esac
