@@ -11,6 +11,10 @@ jobs=$(nproc)
 
 # Test servers the CTest fixtures start: installed once here so the ctest runs download nothing.
 tests/servers/rgw.sh install
+# s3rver: an S3 emulator that enforces no preconditions (the warning statestore gives there).
+s3rver_dir=${STATESTORE_CACHE:-$HOME/.cache/statestore}/s3rver
+[ -x "$s3rver_dir/node_modules/.bin/s3rver" ] ||
+  npm install --prefix "$s3rver_dir" --no-audit --no-fund s3rver@3.7.1 >/dev/null
 # The AWS CLI is the independent S3 client of the interop test (pip's, if the image has it).
 if ! command -v aws >/dev/null && [ ! -x /root/.pyenv/shims/aws ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends awscli >/dev/null

@@ -644,15 +644,32 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
     settings s = base;
     s.lock_timeout_seconds = 0.2; // a lock left by a killed writer expires quickly
     std::mt19937 rng(12345);
-    // Kill points spread over a writer's life: a network store's round trips (process start,
-    // lock, read, write, release) take longer than a local disk's.
-    std::uniform_int_distribution<int> delay_ms(kind == backend_kind::cloud ? 20 : 3,
-                                                kind == backend_kind::cloud ? 250 : 40);
-    std::set<std::string> valid_docs; // filled lazily from the seq we find
-    int kills = 0, locks_left_behind = 0, reads = 0;
     asio::io_context io;
     auto reader = open(io, s);
-    const auto deadline = std::chrono::steady_clock::now() + 150s;
+    // Kill points must straddle a writer's first write, whose time depends on the backend
+    // (process start, lock, read, write round trips) and on the machine's load (ASan, other
+    // suites in parallel). Measure it once on a separate id, then kill between half and
+    // twice that time: some writers die before writing, some while holding the lock, some
+    // after.
+    const std::string calibration_id = id + "-calibration";
+    auto probe = test::spawn_process({worker_path(), "write-loop", calibration_id}, worker_env(s),
+                                     false);
+    const auto probe_start = std::chrono::steady_clock::now();
+    while (!run_coro(io, reader->get_document(calibration_id)) &&
+           std::chrono::steady_clock::now() - probe_start < 60s)
+        std::this_thread::sleep_for(2ms);
+    const auto first_write = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - probe_start)
+                                 .count();
+    test::kill_process(probe, SIGKILL);
+    BOOST_REQUIRE_EQUAL(test::wait_process(probe, 20s), 128 + SIGKILL);
+    BOOST_TEST_MESSAGE("first write after " << first_write << " ms");
+    run_coro(io, reader->clear(calibration_id)); // waits out a lock the kill left behind
+    std::uniform_int_distribution<int> delay_ms(std::max<int>(2, static_cast<int>(first_write / 2)),
+                                                std::max<int>(10, static_cast<int>(first_write * 2)));
+    std::set<std::string> valid_docs; // filled lazily from the seq we find
+    int kills = 0, locks_left_behind = 0, reads = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 300s;
     while (kills < 200 && std::chrono::steady_clock::now() < deadline) {
         auto child = test::spawn_process({worker_path(), "write-loop", id}, worker_env(s), false);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
