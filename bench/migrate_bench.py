@@ -43,7 +43,18 @@ def clean_env():
            if not k.startswith(("MELTANO_", "AWS_", "RCLONE_", "STATESTORE_"))
            and k not in ("SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE")}
     env["MELTANO_DATABASE_URI"] = "sqlite://"
+    # The S3 precondition probe is a one-time check per process: left on, it would add five
+    # requests to every process of the per-id loop and flatter the comparison.
+    env["STATESTORE_S3_PROBE_PRECONDITIONS"] = "0"
     return env
+
+
+def server_of(src, dst):
+    """The storage server whose capacity bounds a pair: the cloud side (the destination
+    when both are cloud), else the destination."""
+    if dst in CLOUD or src not in CLOUD:
+        return "to", dst
+    return "from", src
 
 
 def run(cmd, env, check=True, stdin=None, stdout=subprocess.PIPE):
@@ -219,6 +230,48 @@ class Bench:
                             "env": env, "endpoint": endpoint}
         return None
 
+    def start_script_server(self, kind, script_name):
+        """Starts tests/servers/SCRIPT (azurite.sh, gcs.sh) in a work directory; returns
+        (variables of its DIR/env file, None) or (None, reason)."""
+        script = os.path.join(ROOT, "tests", "servers", script_name)
+        if not os.path.exists(script):
+            return None, "tests/servers/%s is missing" % script_name
+        d = os.path.join(self.work, kind + "-server")
+        log("starting the %s server (tests/servers/%s start)..." % (kind, script_name))
+        r = run(["bash", script, "start", d], self.env, check=False)
+        if r["rc"] != 0:
+            last = r["err"].strip().splitlines()[-1:] or ["exit %d" % r["rc"]]
+            return None, ("%s start failed (ports taken by another run? then point "
+                          "STATESTORE_BENCH_%s_URI at a running server): %s"
+                          % (script_name, kind.upper(), last[0]))
+        self.servers.append((script, d))
+        # DIR/env holds shell assignments (printf %q): let the shell read them.
+        dump = run(["bash", "-c", 'set -a; . "$1"; env -0', "_", os.path.join(d, "env")],
+                   {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        values = dict(item.split("=", 1) for item in dump["out"].split("\0") if "=" in item)
+        return values, None
+
+    def start_azure(self):
+        """Azurite (tests/servers/azurite.sh: HTTP on 10000, container statestore-ci)."""
+        values, reason = self.start_script_server("azure", "azurite.sh")
+        if reason:
+            return reason
+        self.cloud["azure"] = {
+            "uri": "azure://%s/bench-%s" % (values["AZURITE_CONTAINER"], uuid.uuid4().hex[:6]),
+            "env": {"MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING":
+                    values["AZURITE_CONNECTION_STRING"]}}
+        return None
+
+    def start_gcs(self):
+        """The firebase storage emulator behind the precondition proxy (tests/servers/gcs.sh:
+        port 9200, TEST SUPPORT that enforces ifGenerationMatch as GCS does)."""
+        values, reason = self.start_script_server("gs", "gcs.sh")
+        if reason:
+            return reason
+        self.cloud["gs"] = {"uri": "gs://statestore-ci/bench-%s" % uuid.uuid4().hex[:6],
+                            "env": {"STORAGE_EMULATOR_HOST": values["GCS_PROXY"]}}
+        return None
+
     def probe(self, kind):
         """The store is usable when `statestore state list` works against it."""
         side = self.new_side(kind, "probe")
@@ -236,18 +289,19 @@ class Bench:
         if kind in self.unavailable:
             return False
         reason = None
+        var = "STATESTORE_BENCH_%s_URI" % kind.upper()
         if kind == "s3":
             reason = self.start_s3()
+        elif os.environ.get(var):
+            # A server someone else runs: its URI, and its settings from this environment.
+            env = {k: v for k, v in os.environ.items()
+                   if k.startswith(("MELTANO_STATE_BACKEND_", "AZURE_", "GOOGLE_",
+                                    "STORAGE_EMULATOR_HOST"))}
+            self.cloud[kind] = {"uri": os.environ[var], "env": env}
+        elif kind == "azure":
+            reason = self.start_azure()
         else:
-            # Azure / GCS: use a server someone started, named by URI + the usual settings
-            # in the environment (their server scripts' env differ; wire them in here).
-            var = "STATESTORE_BENCH_%s_URI" % kind.upper()
-            if os.environ.get(var):
-                env = {k: v for k, v in os.environ.items()
-                       if k.startswith("MELTANO_STATE_BACKEND_") or k.startswith(("AZURE_", "GOOGLE_"))}
-                self.cloud[kind] = {"uri": os.environ[var], "env": env}
-            else:
-                reason = "%s not set (start the %s server and point it there)" % (var, kind)
+            reason = self.start_gcs()
         if reason is None:
             reason = self.probe(kind)
         if reason:
@@ -322,6 +376,10 @@ class Bench:
             dst = self.new_side(b, "dst")
             r, rep = self.migrate_once(src, dst, c, ["--no-lock", "--no-verify"] if unlocked else [])
             done = max(rep["done"], 1)
+            side, server = server_of(a, b)
+            server_requests = rep.get("destination_requests" if side == "to" else
+                                      "source_requests", 0)
+            elapsed = max(rep["elapsed_seconds"], 1e-9)
             row = {"pair": "%s->%s" % (a, b), "mode": mode, "from": a, "to": b, "n": n,
                    "concurrency": c,
                    "ids_per_second": round(rep["ids_per_second"], 1),
@@ -330,6 +388,10 @@ class Bench:
                    "cpu_seconds": round(r["cpu"], 3),
                    "cpu_seconds_per_1000_ids": round(r["cpu"] * 1000.0 / done, 3),
                    "peak_rss_mib": round(r["maxrss_mib"], 1),
+                   "source_requests": rep.get("source_requests", 0),
+                   "destination_requests": rep.get("destination_requests", 0),
+                   "server": server, "server_requests": server_requests,
+                   "server_requests_per_second": round(server_requests / elapsed, 1),
                    "copied": rep["copied"], "failed": rep["failed"], "verified": rep["verified"],
                    "exit": r["rc"]}
             self.results["migrate"].append(row)
@@ -349,10 +411,13 @@ class Bench:
                 log("ceiling %s c=%d failed: %s" % (kind, c, r["err"].strip()))
                 continue
             figures = json.loads(r["out"])
-            self.results["ceiling"].append({"to": kind, "concurrency": c, "ops": count,
-                                            "ops_per_second": figures["ops_per_second"],
-                                            "cpu_seconds": figures["cpu_seconds"]})
-            log("ceiling %s c=%d: %.0f writes/s" % (kind, c, figures["ops_per_second"]))
+            self.results["ceiling"].append({
+                "to": kind, "concurrency": c, "ops": count,
+                "ops_per_second": figures["ops_per_second"],
+                "requests_per_second": figures.get("requests_per_second", figures["ops_per_second"]),
+                "cpu_seconds": figures["cpu_seconds"]})
+            log("ceiling %s c=%d: %.0f writes/s, %.0f requests/s" % (
+                kind, c, figures["ops_per_second"], self.results["ceiling"][-1]["requests_per_second"]))
             self.drop(side)
 
     def measure_loop(self, a, b, sample):
@@ -439,8 +504,10 @@ class Bench:
             if src in LOCAL and dst in LOCAL:
                 for n in a.big_sizes:
                     self.measure_pair(src, dst, n, a.big_concurrency)
-        for kind in sorted({dst for _, dst in usable}):
-            self.measure_ceiling(kind, a.concurrency, a.ceiling_writes)
+        servers = {dst for _, dst in usable} | {server_of(s, d)[1] for s, d in usable}
+        for kind in sorted(servers):
+            concs = set(a.concurrency) | (set(a.big_concurrency) if a.big_sizes else set())
+            self.measure_ceiling(kind, sorted(concs), a.ceiling_writes)
         if a.loop_sample > 0:
             for src, dst in usable:
                 self.measure_loop(src, dst, a.loop_sample)
@@ -460,10 +527,41 @@ class Bench:
 
 # --- summaries ---------------------------------------------------------------------------
 
+TARGETS = {"efficiency": 0.8, "speedup": 50.0, "rclone_ids_ratio": 1.0,
+           "rclone_cpu_ratio": 1.0 / 3.0, "peak_rss_mib": 200.0}
+
+
+def ceiling_at(results, kind, concurrency):
+    for c in results["ceiling"]:
+        if c["to"] == kind and c["concurrency"] == concurrency:
+            return c
+    return None
+
+
+def efficiency(results, row):
+    """(ratio, basis, server rate, ceiling rate) of a migration row against the ceiling of
+    its server at the same concurrency, or None. A cloud server is compared in requests/s
+    (what the migration made it serve against what it serves under a bare PUT load); a
+    local one in writes/s (ids/s against bare durable writes/s: one write per id)."""
+    ceiling = ceiling_at(results, row["server"], row["concurrency"])
+    if not ceiling:
+        return None
+    if row["server"] in CLOUD:
+        rate, top = row["server_requests_per_second"], ceiling["requests_per_second"]
+        basis = "requests/s"
+    else:
+        rate, top = row["ids_per_second"], ceiling["ops_per_second"]
+        basis = "writes/s"
+    if top <= 0:
+        return None
+    return round(rate / top, 3), basis, rate, top
+
+
 def ratios(results):
     """Per pair, at its largest N measured at every concurrency: the best concurrency, its
-    ids/s, efficiency against the destination's ceiling at that concurrency, speed-up over
-    the per-id loop; plus statestore vs rclone and the 100k file->systemdb peak RSS."""
+    ids/s, its efficiency against its server's ceiling there, the speed-up over the per-id
+    loop; plus statestore vs rclone, the 100k file->systemdb peak RSS, and each target met
+    or missed."""
     out = []
     pairs = sorted({r["pair"] for r in results["migrate"]})
 
@@ -476,29 +574,26 @@ def ratios(results):
         for r in rows:
             by_n.setdefault(r["n"], []).append(r)
         n = max(by_n, key=lambda k: (len(by_n[k]), k))
-        best = max(by_n[n], key=lambda r: r["ids_per_second"])
-        ceiling = [c for c in results["ceiling"]
-                   if c["to"] == best["to"] and c["concurrency"] == best["concurrency"]]
-        return best, (ceiling[0]["ops_per_second"] if ceiling else None)
+        return max(by_n[n], key=lambda r: r["ids_per_second"])
 
     for pair in pairs:
-        found = best_of(pair, "locked")
-        if not found:
+        best = best_of(pair, "locked")
+        if not best:
             continue
-        best, ceiling = found
-        n = best["n"]
-        entry = {"pair": pair, "n": n, "best_concurrency": best["concurrency"],
-                 "ids_per_second": best["ids_per_second"]}
-        if ceiling:
-            entry["ceiling_ops_per_second"] = ceiling
-            entry["efficiency_vs_ceiling"] = round(best["ids_per_second"] / ceiling, 3)
+        entry = {"pair": pair, "n": best["n"], "best_concurrency": best["concurrency"],
+                 "ids_per_second": best["ids_per_second"], "server": best["server"],
+                 "server_requests_per_id": round(best["server_requests"] / max(best["copied"], 1), 2)}
+        eff = efficiency(results, best)
+        if eff:
+            entry.update({"efficiency": eff[0], "efficiency_basis": eff[1],
+                          "server_rate": eff[2], "ceiling_rate": eff[3]})
         unlocked = best_of(pair, "unlocked")
         if unlocked:
-            entry["unlocked_best_concurrency"] = unlocked[0]["concurrency"]
-            entry["unlocked_ids_per_second"] = unlocked[0]["ids_per_second"]
-            if unlocked[1]:
-                entry["unlocked_efficiency_vs_ceiling"] = round(
-                    unlocked[0]["ids_per_second"] / unlocked[1], 3)
+            entry["unlocked_best_concurrency"] = unlocked["concurrency"]
+            entry["unlocked_ids_per_second"] = unlocked["ids_per_second"]
+            ueff = efficiency(results, unlocked)
+            if ueff:
+                entry["unlocked_efficiency"] = ueff[0]
         loop = [l for l in results["per_id_loop"] if l["pair"] == pair]
         if loop:
             entry["per_id_loop_ids_per_second"] = loop[0]["ids_per_second"]
@@ -516,7 +611,37 @@ def ratios(results):
         top = max(big, key=lambda r: (r["n"], r["peak_rss_mib"]))
         summary["file_to_systemdb_peak_rss"] = {"n": top["n"], "peak_rss_mib": top["peak_rss_mib"],
                                                 "concurrency": top["concurrency"]}
+    summary["targets"] = targets(summary)
     return summary
+
+
+def targets(summary):
+    """Each target of the issue with the figures that decide it, met or not."""
+    rows = []
+    for e in summary["pairs"]:
+        if "efficiency" in e:
+            rows.append({"target": "efficiency >= %.1f of the ceiling (%s)" % (
+                TARGETS["efficiency"], e["efficiency_basis"]), "pair": e["pair"],
+                "value": e["efficiency"], "met": e["efficiency"] >= TARGETS["efficiency"]})
+        if "speedup_vs_per_id_loop" in e:
+            rows.append({"target": ">= %.0fx the one-process-per-id loop" % TARGETS["speedup"],
+                         "pair": e["pair"], "value": e["speedup_vs_per_id_loop"],
+                         "met": e["speedup_vs_per_id_loop"] >= TARGETS["speedup"]})
+    if "vs_rclone" in summary:
+        v = summary["vs_rclone"]
+        rows.append({"target": "ids/s >= rclone's files/s", "pair": "file->s3",
+                     "value": v["ids_per_second_ratio"],
+                     "met": v["ids_per_second_ratio"] >= TARGETS["rclone_ids_ratio"]})
+        if v["cpu_per_id_ratio"] is not None:
+            rows.append({"target": "client CPU per id <= 1/3 of rclone's", "pair": "file->s3",
+                         "value": v["cpu_per_id_ratio"],
+                         "met": v["cpu_per_id_ratio"] <= TARGETS["rclone_cpu_ratio"]})
+    if "file_to_systemdb_peak_rss" in summary:
+        p = summary["file_to_systemdb_peak_rss"]
+        rows.append({"target": "peak RSS < %.0f MiB, %d states file->systemdb" % (
+            TARGETS["peak_rss_mib"], p["n"]), "pair": "file->systemdb",
+            "value": p["peak_rss_mib"], "met": p["peak_rss_mib"] < TARGETS["peak_rss_mib"]})
+    return rows
 
 
 def series_keys(results):
@@ -576,18 +701,22 @@ def markdown(results):
     s = results.get("ratios", {})
     if s.get("pairs"):
         lines += ["", "## Ratios", "",
-                  "Efficiency: ids/s divided by the ceiling's writes/s at the same concurrency "
-                  "(a locked, verified id costs several requests; unlocked: one write plus "
-                  "reads).", "",
-                  "| pair | N | best c | ids/s | ceiling at best c | efficiency | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "Efficiency, at the pair's best concurrency: for a cloud server (the cloud side "
+                  "of the pair), the requests/s the migration made it serve divided by the "
+                  "requests/s it serves under the bare PUT load at the same concurrency; for a "
+                  "local destination, ids/s divided by bare durable writes/s. Requests per id: "
+                  "what one id cost that server (locked and verified).", "",
+                  "| pair | N | best c | ids/s | server | requests per id | server rate | ceiling rate | efficiency | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for e in s["pairs"]:
-            lines.append("| %s | %d | %d | %.0f | %s | %s | %s | %s | %s |" % (
-                e["pair"], e["n"], e["best_concurrency"], e["ids_per_second"],
-                "%.0f" % e["ceiling_ops_per_second"] if "ceiling_ops_per_second" in e else "-",
-                e.get("efficiency_vs_ceiling", "-"),
+            lines.append("| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                e["pair"], e["n"], e["best_concurrency"], e["ids_per_second"], e["server"],
+                e["server_requests_per_id"] if e["server"] in CLOUD else "-",
+                ("%.0f %s" % (e["server_rate"], e["efficiency_basis"])) if "server_rate" in e else "-",
+                ("%.0f" % e["ceiling_rate"]) if "ceiling_rate" in e else "-",
+                e.get("efficiency", "-"),
                 "%d, %.0f, %s" % (e["unlocked_best_concurrency"], e["unlocked_ids_per_second"],
-                                  e.get("unlocked_efficiency_vs_ceiling", "-"))
+                                  e.get("unlocked_efficiency", "-"))
                 if "unlocked_ids_per_second" in e else "-",
                 e.get("per_id_loop_ids_per_second", "-"),
                 "%sx" % e["speedup_vs_per_id_loop"] if "speedup_vs_per_id_loop" in e else "-"))
@@ -598,6 +727,11 @@ def markdown(results):
         p = s["file_to_systemdb_peak_rss"]
         lines += ["", "file -> systemdb, %d states: peak RSS %.0f MiB (concurrency %d)." % (
             p["n"], p["peak_rss_mib"], p["concurrency"])]
+    if s.get("targets"):
+        lines += ["", "## Targets", "", "| target | pair | value | met |", "|---|---|---|---|"]
+        for t in s["targets"]:
+            lines.append("| %s | %s | %s | %s |" % (t["target"], t["pair"], t["value"],
+                                                   "yes" if t["met"] else "**no**"))
     if results["skipped"]:
         lines += ["", "Skipped: " + "; ".join("%s (%s)" % (k["backend"], k["reason"])
                                               for k in results["skipped"])]

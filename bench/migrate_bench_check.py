@@ -35,7 +35,8 @@ def main():
                     problems.append("no migrate row for %s N=%d c=%d" % (pair, n, c))
                 elif r["exit"] != 0 or r["failed"] or r["copied"] != n or r["verified"] != n:
                     problems.append("bad migrate row %s" % r)
-                elif not (r["ids_per_second"] > 0 and r["peak_rss_mib"] > 0 and r["cpu_seconds"] >= 0):
+                elif not (r["ids_per_second"] > 0 and r["peak_rss_mib"] > 0 and r["cpu_seconds"] >= 0
+                          and r["source_requests"] > 0 and r["destination_requests"] >= n):
                     problems.append("implausible figures %s" % r)
     for kind in sorted({p.split("->")[1] for p in pairs}):
         got = {c["concurrency"] for c in results["ceiling"] if c["to"] == kind and c["ops_per_second"] > 0}
@@ -45,13 +46,18 @@ def main():
     if loops != set(pairs):
         problems.append("per-id loop rows for %s, want %s" % (sorted(loops), pairs))
     ratio_pairs = {e["pair"] for e in results.get("ratios", {}).get("pairs", [])
-                   if "efficiency_vs_ceiling" in e and "speedup_vs_per_id_loop" in e
-                   and "unlocked_efficiency_vs_ceiling" in e}
+                   if "efficiency" in e and "speedup_vs_per_id_loop" in e
+                   and "unlocked_efficiency" in e}
     if ratio_pairs != set(pairs):
         problems.append("ratios for %s, want %s" % (sorted(ratio_pairs), pairs))
     with open(os.path.join(out, "results.md")) as f:
         md = f.read()
-    for heading in ("## Migration throughput", "## Ceiling", "## One process per id", "## Ratios"):
+    targets = results.get("ratios", {}).get("targets", [])
+    if not any(t["target"].startswith("efficiency") for t in targets) or \
+            not any("per-id loop" in t["target"] for t in targets):
+        problems.append("targets lack the efficiency or the per-id loop rows: %s" % targets)
+    for heading in ("## Migration throughput", "## Ceiling", "## One process per id", "## Ratios",
+                    "## Targets"):
         if heading not in md:
             problems.append("results.md lacks '%s'" % heading)
     png = os.path.join(out, "throughput.png")

@@ -12,7 +12,8 @@
 // transactions with the backend's pragmas; SQLite has one writer, so the figure does not
 // depend on CONCURRENCY. Settings (endpoints, credentials) come from the environment, as
 // for `statestore`. Prints one JSON object: {"ops":..,"seconds":..,"ops_per_second":..,
-// "cpu_seconds":..}.
+// "requests":..,"requests_per_second":..,"cpu_seconds":..}; requests counts what reached the
+// server (HTTP attempts; file-system calls for file; transactions for systemdb).
 
 #include "bench_util.hpp"
 
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
@@ -77,19 +79,27 @@ void run_all(asio::io_context& io, std::size_t concurrency, Loop loop)
         f.get();
 }
 
-double blob_ceiling(const settings& config, std::size_t count, std::size_t concurrency)
+struct measured {
+    double seconds = 0;
+    std::uint64_t requests = 0; ///< sent to the server during the timed writes
+};
+
+measured blob_ceiling(const settings& config, std::size_t count, std::size_t concurrency)
 {
     asio::io_context io;
     opened_blob_store opened = open_blob_store(io.get_executor(), config);
     const std::string base = (opened.prefix.empty() ? "" : opened.prefix + "/") + "ceiling-" +
                              std::to_string(::getpid()) + "/";
     shared_counter work{0, count};
+    const std::uint64_t requests_before = opened.store->requests_sent();
     const auto t0 = std::chrono::steady_clock::now();
     run_all(io, concurrency, [&] { return writer(*opened.store, base, work); });
-    const double seconds = bench::seconds_since(t0);
+    measured result;
+    result.seconds = bench::seconds_since(t0);
+    result.requests = opened.store->requests_sent() - requests_before;
     shared_counter cleanup{0, count};
     run_all(io, concurrency, [&] { return remover(*opened.store, base, cleanup); });
-    return seconds;
+    return result;
 }
 
 void sql(sqlite3* db, const char* text)
@@ -102,7 +112,7 @@ void sql(sqlite3* db, const char* text)
     }
 }
 
-double systemdb_ceiling(const settings& config, std::size_t count)
+measured systemdb_ceiling(const settings& config, std::size_t count)
 {
     const std::string prefix = "sqlite:///";
     if (config.database_uri.rfind(prefix, 0) != 0)
@@ -135,7 +145,7 @@ double systemdb_ceiling(const settings& config, std::size_t count)
     sqlite3_finalize(st);
     sql(db, "DROP TABLE ceiling");
     sqlite3_close(db);
-    return seconds;
+    return measured{seconds, count}; // one transaction per write
 }
 
 } // namespace
@@ -153,14 +163,16 @@ int main(int argc, char** argv)
         const auto concurrency = std::max<std::size_t>(1, std::stoul(argv[3]));
         config.http_max_connections = std::max(config.http_max_connections, concurrency);
         const double cpu0 = bench::cpu_seconds();
-        const double seconds = config.uri == "systemdb"
-                                   ? systemdb_ceiling(config, count)
-                                   : blob_ceiling(config, count, concurrency);
+        const measured m = config.uri == "systemdb" ? systemdb_ceiling(config, count)
+                                                     : blob_ceiling(config, count, concurrency);
         const double cpu = bench::cpu_seconds() - cpu0;
+        const double seconds = m.seconds;
         std::printf("{\"ops\": %zu, \"seconds\": %.6f, \"ops_per_second\": %.1f, "
+                    "\"requests\": %llu, \"requests_per_second\": %.1f, "
                     "\"cpu_seconds\": %.3f}\n",
                     count, seconds, seconds > 0 ? static_cast<double>(count) / seconds : 0.0,
-                    cpu);
+                    static_cast<unsigned long long>(m.requests),
+                    seconds > 0 ? static_cast<double>(m.requests) / seconds : 0.0, cpu);
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "bench_migrate_ceiling: " << e.what() << '\n';

@@ -93,6 +93,8 @@ blob_state_backend::~blob_state_backend() = default;
 
 std::string blob_state_backend::describe() const { return uri_; }
 
+std::uint64_t blob_state_backend::requests_sent() const noexcept { return store_->requests_sent(); }
+
 std::string blob_state_backend::state_key(const std::string& id) const
 {
     return prefix_.empty() ? id + "/state.json" : prefix_ + "/" + id + "/state.json";

@@ -881,6 +881,11 @@ file_store::file_store(std::string root, std::shared_ptr<blocking_pool> pool)
 
 std::string file_store::describe() const { return "file://" + root_; }
 
+std::uint64_t file_store::requests_sent() const noexcept
+{
+    return requests_.load(std::memory_order_relaxed);
+}
+
 asio::awaitable<std::optional<blob>> file_store::read(std::string key)
 {
     const key_path path = resolve(root_, key);
@@ -889,6 +894,7 @@ asio::awaitable<std::optional<blob>> file_store::read(std::string key)
     std::function<std::optional<blob>()> job = [&path] {
         return read_blob_at(AT_FDCWD, path.full.c_str(), path.full);
     };
+    requests_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await pool_->call<std::optional<blob>>(std::move(job));
 }
 
@@ -900,6 +906,7 @@ file_store::write(std::string key, std::string bytes, precondition pre, durabili
     std::function<std::optional<std::string>()> job = [&path, &bytes, &pre, durable] {
         return write_blocking(path, bytes, pre, durable);
     };
+    requests_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await pool_->call<std::optional<std::string>>(std::move(job));
 }
 
@@ -914,6 +921,7 @@ asio::awaitable<remove_result> file_store::remove(std::string key, precondition 
     std::function<remove_result()> job = [&path, &pre, durable] {
         return remove_blocking(path, pre, durable);
     };
+    requests_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await pool_->call<remove_result>(std::move(job));
 }
 
@@ -927,6 +935,7 @@ file_store::list(std::string prefix, std::string delimiter, std::string page_tok
     std::function<list_page()> job = [this, &prefix, delimited, &page_token] {
         return list_blocking(root_, prefix, delimited, page_token);
     };
+    requests_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await pool_->call<list_page>(std::move(job));
 }
 

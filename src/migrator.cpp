@@ -323,6 +323,8 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
                         from.describe() + ")");
     auto executor = co_await asio::this_coro::executor;
     auto st = std::make_shared<run_state>(from, to, std::move(options), executor);
+    const std::uint64_t source_requests_before = from.requests_sent();
+    const std::uint64_t destination_requests_before = to.requests_sent();
     st->report.dry_run = st->options.dry_run;
 
     const bool ticking =
@@ -356,6 +358,8 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
     const migrate_progress last = st->progress();
     migrate_report report = std::move(st->report);
     report.elapsed = last.elapsed;
+    report.source_requests = from.requests_sent() - source_requests_before;
+    report.destination_requests = to.requests_sent() - destination_requests_before;
     report.listing_complete = st->listing_complete;
     report.cancelled =
         st->cancel_requested() && (report.done() < report.total || !st->listing_complete);

@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -79,6 +80,7 @@ public:
     ~azure_store() override;
 
     std::string describe() const override;
+    std::uint64_t requests_sent() const noexcept override;
     boost::asio::awaitable<std::optional<blob>> read(std::string key) override;
     boost::asio::awaitable<std::optional<std::string>>
     write(std::string key, std::string bytes, precondition pre, durability mode) override;

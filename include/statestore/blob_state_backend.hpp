@@ -21,6 +21,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,7 @@ public:
     ~blob_state_backend() override;
 
     std::string describe() const override;
+    std::uint64_t requests_sent() const noexcept override;
     blob_store& store() noexcept { return *store_; }
     const lock_options& options() const noexcept { return options_; }
 

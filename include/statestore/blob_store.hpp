@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -87,6 +88,11 @@ public:
 
     virtual boost::asio::awaitable<list_page>
     list(std::string prefix, std::string delimiter, std::string page_token) = 0;
+
+    /// Requests sent to the storage so far: HTTP requests (every attempt) for the cloud
+    /// stores, primitive calls (read, write, remove, list) for the file store. For figures
+    /// such as a migration's request rate; not synchronised (read it on the store's executor).
+    virtual std::uint64_t requests_sent() const noexcept { return 0; }
 };
 
 } // namespace statestore

@@ -12,6 +12,8 @@
 #include "statestore/blob_store.hpp"
 #include "statestore/blocking_pool.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,6 +25,7 @@ public:
     file_store(std::string root, std::shared_ptr<blocking_pool> pool);
 
     std::string describe() const override;
+    std::uint64_t requests_sent() const noexcept override;
     const std::string& root() const noexcept { return root_; }
 
     using blob_store::remove;
@@ -42,6 +45,7 @@ public:
 private:
     std::string root_;
     std::shared_ptr<blocking_pool> pool_;
+    std::atomic<std::uint64_t> requests_{0};
 };
 
 } // namespace statestore

@@ -13,6 +13,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,7 @@ public:
     using blob_store::write;
 
     std::string describe() const override;
+    std::uint64_t requests_sent() const noexcept override;
     boost::asio::awaitable<std::optional<blob>> read(std::string key) override;
     boost::asio::awaitable<std::optional<std::string>>
     write(std::string key, std::string bytes, precondition pre, durability mode) override;

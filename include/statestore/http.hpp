@@ -171,6 +171,10 @@ public:
 
     const http_client_options& options() const noexcept;
 
+    /// Requests written to a connection so far (every attempt, whatever its answer; not
+    /// the ones that failed before a connection was ready). For request-rate figures.
+    std::uint64_t requests_sent() const noexcept;
+
     struct impl;
 
 private:

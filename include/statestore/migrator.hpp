@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -111,6 +112,11 @@ struct migrate_report {
     bool listing_complete = false; ///< the whole source was listed
     bool dry_run = false; ///< counts then describe the plan; nothing was written
     std::chrono::steady_clock::duration elapsed{};
+    /// Requests each side's storage received during the run (state_backend::requests_sent:
+    /// HTTP requests for cloud stores), so that a run's request rate can be set against
+    /// what the server sustains.
+    std::uint64_t source_requests = 0;
+    std::uint64_t destination_requests = 0;
     std::vector<migrate_failure> failures; ///< sorted by id
     std::vector<planned> plan;             ///< dry run only, in id order
 

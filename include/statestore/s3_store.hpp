@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <functional>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -63,6 +64,7 @@ public:
     using blob_store::write;
 
     std::string describe() const override;
+    std::uint64_t requests_sent() const noexcept override;
     boost::asio::awaitable<std::optional<blob>> read(std::string key) override;
     boost::asio::awaitable<std::optional<std::string>>
     write(std::string key, std::string bytes, precondition pre, durability mode) override;

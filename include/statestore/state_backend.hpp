@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -73,6 +74,11 @@ public:
     /// blob_state_backend overrides it with a plain atomic write. systemdb keeps the default:
     /// its one-transaction update is its lock and costs nothing extra.
     virtual boost::asio::awaitable<void> put_unlocked(std::string id, state_document document);
+
+    /// Requests sent to the storage so far (blob_store::requests_sent; for systemdb, SQLite
+    /// transactions: one per read, one per group of updates committed together). 0 when a
+    /// backend does not count. Read it on the backend's executor.
+    virtual std::uint64_t requests_sent() const noexcept { return 0; }
 };
 
 } // namespace statestore

@@ -10,6 +10,7 @@
 
 #include "statestore/state_backend.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,7 @@ public:
     ~systemdb_backend() override;
 
     std::string describe() const override;
+    std::uint64_t requests_sent() const noexcept override;
 
     boost::asio::awaitable<std::optional<state_document>> get(std::string id) override;
     boost::asio::awaitable<void> update(std::string id, state_mutator mutate) override;

@@ -143,6 +143,11 @@ azure_store::azure_store(boost::asio::any_io_executor executor, store_config con
 
 azure_store::~azure_store() = default;
 
+std::uint64_t azure_store::requests_sent() const noexcept
+{
+    return impl_->client.requests_sent();
+}
+
 std::string azure_store::describe() const
 {
     return "azure://" + impl_->cfg.container + " (" + impl_->where() + ")";

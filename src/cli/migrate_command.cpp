@@ -114,6 +114,8 @@ json::object report_json(const migrate_report& r, const std::string& from, const
     o["not_started"] = r.total - r.done();
     o["elapsed_seconds"] = seconds_of(r.elapsed);
     o["ids_per_second"] = r.ids_per_second();
+    o["source_requests"] = r.source_requests;
+    o["destination_requests"] = r.destination_requests;
     json::array failures;
     for (const auto& f : r.failures) {
         json::object entry;

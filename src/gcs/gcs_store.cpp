@@ -42,6 +42,9 @@ gcs_store::gcs_store(asio::any_io_executor executor, gcs_store_options options,
         client_ = std::make_shared<http_client>(std::move(executor), options_.http);
 }
 
+// Token requests share the client when it is shared with the token fetcher: one per hour.
+std::uint64_t gcs_store::requests_sent() const noexcept { return client_->requests_sent(); }
+
 std::string gcs_store::describe() const
 {
     return "gs://" + options_.bucket + " at " + options_.endpoint.to_string() +

@@ -180,6 +180,7 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     /// should not pay.
     bool system_store_loaded = false;
     std::map<std::string, pool> pools;
+    std::uint64_t requests_sent = 0;
 
     ssl::context& tls()
     {
@@ -475,6 +476,7 @@ asio::awaitable<http_response> http_client::impl::send(http_endpoint ep, http_re
 
     bool reusable = false;
     http_response response;
+    ++requests_sent; // counted when it goes on the wire, whatever the answer
     if (conn->tls)
         response = co_await exchange(*conn->tls, *conn, ctx, wire, options.max_body_size, reusable);
     else
@@ -505,5 +507,7 @@ std::size_t http_client::idle_connections(const http_endpoint& endpoint)
 }
 
 const http_client_options& http_client::options() const noexcept { return impl_->options; }
+
+std::uint64_t http_client::requests_sent() const noexcept { return impl_->requests_sent; }
 
 } // namespace statestore

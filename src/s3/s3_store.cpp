@@ -300,6 +300,8 @@ s3_store::~s3_store() = default;
 
 http_client& s3_store::client() noexcept { return impl_->client; }
 
+std::uint64_t s3_store::requests_sent() const noexcept { return impl_->client.requests_sent(); }
+
 std::string s3_store::describe() const
 {
     return "s3://" + impl_->bucket() + " at " + impl_->options.config.endpoint.to_string();

@@ -362,6 +362,10 @@ void migrate_direction(kind from_kind, kind to_kind)
     BOOST_TEST(r.skipped + r.identical_skipped == 0u);
     BOOST_TEST(!r.cancelled);
     BOOST_TEST(r.failures.empty());
+    // Request counts: every id read at the source; at the destination at least the look
+    // before the write and the verification read.
+    BOOST_TEST(r.source_requests >= 2000u);
+    BOOST_TEST(r.destination_requests >= 4000u);
     BOOST_TEST(progress_calls >= 1u);
     BOOST_TEST(last.done == 2000u, "the final progress call carries the final counts");
     BOOST_TEST(last.total == 2000u);
@@ -382,6 +386,9 @@ void migrate_direction(kind from_kind, kind to_kind)
     BOOST_TEST(r2.identical_skipped == 2000u);
     BOOST_TEST(r2.copied == 0u);
     BOOST_TEST(r2.failed == 0u);
+    // The re-run costs one read per id at the destination and writes nothing.
+    BOOST_TEST(r2.destination_requests >= 2000u);
+    BOOST_TEST(r2.destination_requests < 2u * 2000u);
 }
 
 } // namespace

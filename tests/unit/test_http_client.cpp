@@ -205,6 +205,7 @@ BOOST_AUTO_TEST_CASE(get_put_round_trip)
     BOOST_TEST(put.status == 200u);
     BOOST_TEST(put.body == big);
     BOOST_TEST(server.connections_accepted() == 1);
+    BOOST_TEST(client.requests_sent() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(keep_alive_reuse)
@@ -606,11 +607,13 @@ BOOST_AUTO_TEST_CASE(server_errors_exhaust_and_return_the_last_answer)
     BOOST_TEST(r.status == 500u);
     BOOST_TEST(r.attempts == 3);
     BOOST_TEST(server.requests_received() == 3);
+    BOOST_TEST(client.requests_sent() == 3u, "every attempt is a request sent");
     // A PUT without precondition is not resent after a 500: it may have been applied.
     auto made_put = std::make_shared<int>(0);
     auto rp = run_coro(io, send_retry(client, local(server.port()), "PUT", retry_config(3), false, made_put), 10s);
     BOOST_TEST(rp.status == 500u);
     BOOST_TEST(rp.attempts == 1);
+    BOOST_TEST(client.requests_sent() == 4u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

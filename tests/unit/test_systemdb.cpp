@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -824,6 +825,88 @@ BOOST_AUTO_TEST_CASE(concurrent_processes_lose_no_update)
             BOOST_CHECK_MESSAGE(value != nullptr && *value == json::value(i), "key " << key);
         }
     }
+}
+
+// Updates queued while the SQLite thread is busy are committed together (group commit): one
+// transaction, one fsync, for all of them. Each still reads and writes under the write lock:
+// merges into one id from many coroutines lose nothing, and a mutator that throws rolls back
+// only its own change (its savepoint), not its neighbours'.
+BOOST_AUTO_TEST_CASE(queued_updates_commit_together_and_fail_alone)
+{
+    temp_dir dir;
+    const std::string path = dir.file("meltano.db");
+    systemdb_backend backend(options_for(path));
+    const std::uint64_t transactions_before = backend.requests_sent();
+
+    boost::asio::io_context io;
+    // The first update holds the SQLite thread until every other update is queued.
+    std::promise<void> entered;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    state_mutator gate = [&entered, released](const std::optional<state_document>&) {
+        entered.set_value();
+        released.wait();
+        return std::optional<state_document>(
+            state_document::complete(json::parse(R"({"singer_state": {"gate": 1}})")));
+    };
+    std::future<void> gate_done =
+        boost::asio::co_spawn(io, backend.update("gate", std::move(gate)), boost::asio::use_future);
+    io.poll();
+    BOOST_REQUIRE(entered.get_future().wait_for(std::chrono::seconds(30)) ==
+                  std::future_status::ready);
+
+    constexpr int ids = 100;
+    constexpr int merges = 50;
+    std::vector<std::future<void>> good;
+    std::vector<std::future<void>> bad;
+    for (int i = 0; i < ids; ++i) {
+        const std::string doc = R"({"singer_state": {"n": )" + std::to_string(i) + "}}";
+        state_mutator write = [doc](const std::optional<state_document>&) {
+            return std::optional<state_document>(state_document::complete(json::parse(doc)));
+        };
+        good.push_back(boost::asio::co_spawn(io, backend.update("id-" + std::to_string(i), std::move(write)),
+                                             boost::asio::use_future));
+        if (i % 10 == 3) { // every tenth group member fails in its mutator
+            state_mutator explode =
+                [](const std::optional<state_document>&) -> std::optional<state_document> {
+                throw std::runtime_error("mutator failed on purpose");
+            };
+            bad.push_back(boost::asio::co_spawn(
+                io, backend.update("bad-" + std::to_string(i), std::move(explode)),
+                boost::asio::use_future));
+        }
+    }
+    for (int k = 0; k < merges; ++k) {
+        const state_document incoming = state_document::incomplete(
+            json::parse(R"({"singer_state": {"k)" + std::to_string(k) + R"(": 1}})"));
+        state_mutator merge = [incoming](const std::optional<state_document>& current) {
+            return std::optional<state_document>(
+                apply_update(current ? &*current : nullptr, incoming));
+        };
+        good.push_back(boost::asio::co_spawn(io, backend.update("merged", std::move(merge)),
+                                             boost::asio::use_future));
+    }
+    io.poll(); // every update above is now queued behind the gate
+    release.set_value();
+    io.run_for(std::chrono::seconds(60));
+
+    gate_done.get();
+    for (auto& f : good)
+        BOOST_CHECK_NO_THROW(f.get());
+    for (auto& f : bad)
+        BOOST_CHECK_THROW(f.get(), std::runtime_error);
+    // The gate's transaction, then one for all 160 queued updates.
+    BOOST_CHECK_EQUAL(backend.requests_sent() - transactions_before, 2u);
+
+    raw_db db(path);
+    BOOST_CHECK_EQUAL(db.scalar("SELECT count(*) FROM state WHERE state_id LIKE 'id-%'"),
+                      std::to_string(ids));
+    BOOST_CHECK_EQUAL(db.scalar("SELECT count(*) FROM state WHERE state_id LIKE 'bad-%'"), "0");
+    BOOST_CHECK_EQUAL(*read_raw(path, "id-42")->completed, R"({"singer_state": {"n": 42}})");
+    const auto merged = run_coro(backend.get("merged"));
+    BOOST_REQUIRE(merged.has_value() && merged->partial.is_object());
+    const json::object& singer = merged->partial.as_object().at("singer_state").as_object();
+    BOOST_CHECK_EQUAL(singer.size(), static_cast<std::size_t>(merges));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
