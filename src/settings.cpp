@@ -32,6 +32,18 @@ double parse_seconds(const char* variable, std::string_view text)
     return value;
 }
 
+std::size_t parse_count(const char* variable, std::string_view text, std::size_t maximum)
+{
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > maximum)
+        throw_error(errc::invalid_setting, std::string(variable) +
+                                               " must be a whole number from 1 to " +
+                                               std::to_string(maximum) + ", got \"" +
+                                               std::string(text) + "\"");
+    return n;
+}
+
 } // namespace
 
 settings settings::from_env()
@@ -53,16 +65,10 @@ void settings::apply_env()
         lock_max_wait_seconds = parse_seconds("STATESTORE_LOCK_MAX_WAIT_SECONDS", v);
     if (const char* v = env("MELTANO_DATABASE_URI"))
         database_uri = v;
-    if (const char* v = env("STATESTORE_HTTP_MAX_CONNECTIONS")) {
-        const std::string_view text(v);
-        std::size_t n = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-        if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > 100000)
-            throw_error(errc::invalid_setting,
-                        "STATESTORE_HTTP_MAX_CONNECTIONS must be a whole number from 1 to 100000, "
-                        "got \"" + std::string(v) + "\"");
-        http_max_connections = n;
-    }
+    if (const char* v = env("STATESTORE_HTTP_MAX_CONNECTIONS"))
+        http_max_connections = parse_count("STATESTORE_HTTP_MAX_CONNECTIONS", v, 100000);
+    if (const char* v = env("STATESTORE_IO_THREADS"))
+        io_threads = parse_count("STATESTORE_IO_THREADS", v, 256);
     const auto take = [](const char* name, std::string& field) {
         if (const char* v = env(name))
             field = v;

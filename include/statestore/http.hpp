@@ -93,7 +93,10 @@ struct http_timeouts {
     std::chrono::milliseconds connect{5000};    ///< resolve + TCP connect
     std::chrono::milliseconds handshake{5000};  ///< TLS handshake
     std::chrono::milliseconds write{10000};     ///< sending the whole request
-    std::chrono::milliseconds first_byte{30000}; ///< from end of write to complete headers
+    /// From end of write to complete headers. A state store answers in milliseconds; a
+    /// request still unanswered after 15 s is on a stalled connection or server, and is
+    /// abandoned so that the retry policy (60 s overall) can try again on a new connection.
+    std::chrono::milliseconds first_byte{15000};
     std::chrono::milliseconds body_stall{10000}; ///< longest pause between body reads
     std::chrono::milliseconds operation{60000};  ///< the whole attempt
 };

@@ -119,7 +119,9 @@ bool may_retry(std::string_view method, bool has_precondition, bool naturally_id
 
 struct retry_options {
     int maximum_attempts = 5;                         ///< including the first attempt
-    std::chrono::milliseconds maximum_elapsed{30000}; ///< over all attempts and waits
+    /// Over all attempts and waits. Several times http_timeouts::first_byte, so that one
+    /// stalled attempt does not use up the whole budget.
+    std::chrono::milliseconds maximum_elapsed{60000};
 };
 
 class retry_policy {

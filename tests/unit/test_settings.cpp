@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 using statestore::errc;
 using statestore::test::is_error;
@@ -53,6 +54,8 @@ const std::map<std::string, std::optional<std::string>> clean_env = {
     {"STATESTORE_LOCK_MAX_WAIT_SECONDS", std::nullopt},
     {"MELTANO_DATABASE_URI", std::nullopt},
     {"MELTANO_SYS_DIR_ROOT", std::nullopt},
+    {"STATESTORE_HTTP_MAX_CONNECTIONS", std::nullopt},
+    {"STATESTORE_IO_THREADS", std::nullopt},
 };
 
 } // namespace
@@ -106,6 +109,44 @@ BOOST_AUTO_TEST_CASE(malformed_environment_names_the_variable)
                                          std::string(e.what()).find(
                                              "MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS") !=
                                              std::string::npos;
+                              });
+    }
+}
+
+BOOST_AUTO_TEST_CASE(counts_from_the_environment_are_checked)
+{
+    {
+        auto values = clean_env;
+        values["STATESTORE_HTTP_MAX_CONNECTIONS"] = "256";
+        values["STATESTORE_IO_THREADS"] = "16";
+        scoped_env env(values);
+        const auto s = statestore::settings::from_env();
+        BOOST_TEST(s.http_max_connections == 256u);
+        BOOST_TEST(s.io_threads == 16u);
+    }
+    {
+        scoped_env env(clean_env);
+        BOOST_TEST(statestore::settings::from_env().io_threads == 4u);
+    }
+    const std::pair<const char*, const char*> bad_values[] = {
+        {"STATESTORE_IO_THREADS", "0"},        {"STATESTORE_IO_THREADS", "257"},
+        {"STATESTORE_IO_THREADS", "four"},     {"STATESTORE_IO_THREADS", "4 "},
+        {"STATESTORE_HTTP_MAX_CONNECTIONS", "0"}, {"STATESTORE_HTTP_MAX_CONNECTIONS", "-3"},
+        {"STATESTORE_HTTP_MAX_CONNECTIONS", "100001"},
+    };
+    for (const auto& [name, value] : bad_values) {
+        auto values = clean_env;
+        values[name] = std::string(value);
+        scoped_env env(values);
+        const std::string variable = name;
+        const std::string expected = "got \"" + std::string(value) + "\"";
+        BOOST_CHECK_EXCEPTION(statestore::settings::from_env(), statestore::error,
+                              [&](const statestore::error& e) {
+                                  const std::string what = e.what();
+                                  return e.value() == errc::invalid_setting &&
+                                         what.find(variable + " must be a whole number from 1 to") !=
+                                             std::string::npos &&
+                                         what.find(expected) != std::string::npos;
                               });
     }
 }
