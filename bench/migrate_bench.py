@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -71,42 +72,62 @@ def run(cmd, env, check=True, stdin=None, stdout=subprocess.PIPE):
     return result
 
 
-# Peak RSS must be measured from a small parent. Linux keeps a process's peak RSS across
-# execve (signal_struct.maxrss), and a child forked from this harness starts with the
-# harness's own RSS (100+ MiB after seeding 100,000 states), so os.wait4 on a direct child
-# reports max(harness, command). This launcher, a fresh interpreter of ~10 MiB, runs the
-# command and hands its rusage back in a file: the floor is the launcher's size, not ours.
-RUSAGE_LAUNCHER = r"""
-import json, os, subprocess, sys
-p = subprocess.Popen(sys.argv[2:])
-_, status, ru = os.wait4(p.pid, 0)
-with open(sys.argv[1], "w") as f:
-    json.dump({"rc": os.waitstatus_to_exitcode(status), "cpu": ru.ru_utime + ru.ru_stime,
-               "maxrss_kib": ru.ru_maxrss}, f)
-"""
+def vm_hwm_kib(pid):
+    """The process's peak RSS so far (VmHWM), or None when it has gone or has not yet
+    exec'ed (a child between fork and exec still has this harness's memory and name)."""
+    fields = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+    except OSError:
+        return None
+    if fields.get("Name") == HARNESS_NAME or "VmHWM" not in fields:
+        return None
+    return int(fields["VmHWM"].split()[0])
+
+
+with open("/proc/self/comm") as _comm:
+    HARNESS_NAME = _comm.read().strip()
 
 
 def run_measured(cmd, env, check=True):
-    """run() with the command's own CPU seconds and peak RSS (rusage, via the launcher)."""
-    fd, usage_file = tempfile.mkstemp(prefix="rusage-", suffix=".json")
-    os.close(fd)
-    try:
-        t0 = time.monotonic()
-        p = subprocess.run([sys.executable, "-c", RUSAGE_LAUNCHER, usage_file] + list(cmd),
-                           env=env, capture_output=True)
-        seconds = time.monotonic() - t0
-        if p.returncode != 0:
-            raise RuntimeError("the rusage launcher failed (exit %d): %s" % (
-                p.returncode, p.stderr.decode(errors="replace")[-2000:]))
-        with open(usage_file) as f:
-            usage = json.load(f)
-    finally:
-        os.remove(usage_file)
-    result = {"rc": usage["rc"], "out": p.stdout.decode(errors="replace"),
-              "err": p.stderr.decode(errors="replace"), "seconds": seconds,
-              "cpu": usage["cpu"], "maxrss_mib": usage["maxrss_kib"] / 1024.0}
-    if check and result["rc"] != 0:
-        raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd[:4]), result["rc"],
+    """run() with the child's CPU seconds (its rusage) and peak RSS.
+
+    The peak RSS is sampled from /proc/PID/status (VmHWM, a high-water mark, so a sample
+    holds every peak before it) every 20 ms until the child exits, not taken from rusage:
+    Linux keeps a process's ru_maxrss across execve, and a child forked from this harness
+    starts with the harness's own RSS (100+ MiB after seeding 100,000 states), so wait4
+    would report max(harness, command). Growth in the last 20 ms before exit is missed.
+    """
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    chunks = {"out": [], "err": []}
+
+    def drain(stream, key):
+        chunks[key].append(stream.read())
+
+    readers = [threading.Thread(target=drain, args=(p.stdout, "out")),
+               threading.Thread(target=drain, args=(p.stderr, "err"))]
+    for r in readers:
+        r.start()
+    peak_kib = 0
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            break
+        peak_kib = max(peak_kib, vm_hwm_kib(p.pid) or 0)
+        time.sleep(0.02)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - t0
+    for r in readers:
+        r.join()
+    result = {"rc": p.returncode, "out": b"".join(chunks["out"]).decode(errors="replace"),
+              "err": b"".join(chunks["err"]).decode(errors="replace"), "seconds": seconds,
+              "cpu": usage.ru_utime + usage.ru_stime, "maxrss_mib": peak_kib / 1024.0}
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd[:4]), p.returncode,
                                                         result["err"][-2000:]))
     return result
 
