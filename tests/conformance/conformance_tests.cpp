@@ -669,8 +669,13 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
                                                 std::max<int>(10, static_cast<int>(first_write * 3 / 2)));
     std::set<std::string> valid_docs; // filled lazily from the seq we find
     int kills = 0, locks_left_behind = 0, reads = 0;
-    const auto deadline = std::chrono::steady_clock::now() + 300s;
-    while (kills < 200 && std::chrono::steady_clock::now() < deadline) {
+    // The loop ends on a count, not on a clock: a network store under ASan on a loaded
+    // 2-core machine takes ~3 s per writer (GCS made 151 kills in 300 s on one CI run and
+    // 94 on another), so a fixed time budget made the count depend on the load. 600 s is
+    // only the ceiling that bounds the loop (the suite's CTest timeout is 900 s).
+    const int wanted_kills = kind == backend_kind::cloud ? 100 : 200;
+    const auto deadline = std::chrono::steady_clock::now() + 600s;
+    while (kills < wanted_kills && std::chrono::steady_clock::now() < deadline) {
         auto child = test::spawn_process({worker_path(), "write-loop", id}, worker_env(s), false);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
         test::kill_process(child, SIGKILL);
@@ -687,10 +692,8 @@ BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)
         // Exactly the document written for that seq: no torn or mixed content.
         BOOST_TEST(*document == state_document::complete(test::write_loop_payload(seq)));
     }
-    // 200 kills; a network store under ASan on a loaded machine may take seconds per writer,
-    // so there the 300 s budget must still give at least 100. Every iteration checked that
-    // the document read back whole.
-    BOOST_TEST(kills >= (kind == backend_kind::cloud ? 100 : 200));
+    // Every iteration checked that the document read back whole.
+    BOOST_TEST(kills == wanted_kills);
     BOOST_TEST(reads > kills / 2);
     if (is_blob()) {
         BOOST_TEST(locks_left_behind > 0, "some kills should land while the lock is held");
