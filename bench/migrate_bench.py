@@ -476,11 +476,21 @@ class Bench:
         t0 = time.monotonic()
         for i in range(sample):
             sid = state_id(i)
-            got = run([self.bin] + src.global_args() + ["state", "get", sid], env)
-            with open(scratch, "w") as f:
-                f.write(got["out"])
-            run([self.bin] + dst.global_args() + ["state", "set", "--force", sid,
-                                                    "--input-file", scratch], env)
+            got = run([self.bin] + src.global_args() + ["state", "get", sid], env, check=False)
+            if got["rc"] == 0:
+                with open(scratch, "w") as f:
+                    f.write(got["out"])
+                got = run([self.bin] + dst.global_args() + ["state", "set", "--force", sid,
+                                                            "--input-file", scratch], env,
+                          check=False)
+            if got["rc"] != 0:
+                # Recorded, not fatal: the rest of the run's figures still get written.
+                error = (got["err"].strip().splitlines() or ["exit %d" % got["rc"]])[-1]
+                self.results["skipped"].append({"backend": "per-id loop %s->%s" % (a, b),
+                                                "reason": "id %d: %s" % (i, error)})
+                log("per-id loop %s->%s failed at id %d: %s" % (a, b, i, error))
+                self.drop(dst)
+                return
         seconds = time.monotonic() - t0
         row = {"pair": "%s->%s" % (a, b), "sample": sample, "seconds": round(seconds, 3),
                "ids_per_second": round(sample / seconds, 2)}
