@@ -346,26 +346,51 @@ blob_state_backend::under_lock(const std::string& id, std::function<asio::awaita
 
 asio::awaitable<void> blob_state_backend::update(std::string id, state_mutator mutate)
 {
+    co_await update_locked(std::move(id), std::move(mutate), false);
+}
+
+asio::awaitable<void> blob_state_backend::update_expecting_absent(std::string id,
+                                                                  state_mutator mutate)
+{
+    co_await update_locked(std::move(id), std::move(mutate), true);
+}
+
+asio::awaitable<void> blob_state_backend::update_locked(std::string id, state_mutator mutate,
+                                                        bool expect_absent)
+{
     validate_state_id(id);
     const std::string key = state_key(id);
     // Compare-and-swap against what we read: if our lock expired and someone else wrote
     // meanwhile, we re-read and apply our change on top instead of overwriting theirs.
+    // Expecting the id absent, the first round writes if_absent without reading: the same
+    // compare-and-swap, against "absent" instead of a version just read.
     std::function<asio::awaitable<void>()> read_modify_write =
-        [this, &id, &key, &mutate]() -> asio::awaitable<void> {
+        [this, &id, &key, &mutate, expect_absent]() -> asio::awaitable<void> {
+        bool guessing = expect_absent;
         for (int attempt_no = 1;; ++attempt_no) {
-            std::optional<blob> stored = co_await store_->read(key);
+            std::optional<blob> stored;
+            if (!guessing)
+                stored = co_await store_->read(key);
             std::optional<state_document> current;
             if (stored)
                 current = parse_stored(id, stored->bytes);
             std::optional<state_document> next = mutate(current);
-            if (!next)
-                co_return;
+            if (!next) {
+                if (!guessing)
+                    co_return;
+                guessing = false; // nothing to create: what does the store really hold?
+                continue;
+            }
             precondition condition = stored ? precondition::if_version(stored->version)
                                              : precondition::if_absent();
             std::optional<std::string> written =
                 co_await store_->write(key, next->serialize(), std::move(condition));
             if (written)
                 co_return;
+            if (guessing) {
+                guessing = false; // it existed before we came: not a change under our lock
+                continue;
+            }
             if (attempt_no >= 32)
                 throw_error(errc::precondition_failed,
                             "state " + id + " at " + uri_ +

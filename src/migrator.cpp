@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace asio = boost::asio;
 
@@ -21,6 +22,9 @@ namespace statestore {
 namespace {
 
 using steady = std::chrono::steady_clock;
+
+/// Beyond this many destination ids the listing is given up (memory: ~100 bytes per id).
+constexpr std::size_t destination_listing_limit = 1'000'000;
 
 enum class outcome { copied, overwritten, skipped, identical, failed, not_a_state };
 
@@ -69,8 +73,9 @@ bool has_null_half(const state_document& document)
 struct run_state {
     run_state(state_backend& f, state_backend& t, migrate_options o,
               const asio::any_io_executor& ex)
-        : from(f), to(t), options(std::move(o)), ticker(ex)
+        : from(f), to(t), options(std::move(o)), ticker(ex), destination_lister_exited(ex)
     {
+        destination_lister_exited.expires_at(steady::time_point::max());
     }
 
     state_backend& from;
@@ -84,6 +89,19 @@ struct run_state {
     bool candidates = false;
     bool finished = false;
     asio::steady_timer ticker;
+
+    // The destination's listing (options.list_destination), filled beside the copy.
+    std::unordered_set<std::string> destination_ids;
+    bool destination_listed = false; ///< complete: an id not in destination_ids is absent
+    bool destination_lister_running = false;
+    bool stop_destination_lister = false;
+    asio::steady_timer destination_lister_exited; ///< cancelled when the lister returns
+
+    /// The destination certainly held no `id` when its listing was taken.
+    bool known_absent(const std::string& id) const
+    {
+        return destination_listed && !destination_ids.contains(id);
+    }
 
     bool cancel_requested() const { return options.cancel && options.cancel->requested(); }
 
@@ -150,20 +168,24 @@ asio::awaitable<outcome> copy_one(run_state& st, const std::string& id)
     // A cheap unlocked look at the destination first: ids that are already identical (a
     // re-run) or kept by `skip` cost one read, no lock and no write. The locked write below
     // decides again on what it finds under the lock.
+    // Ids the destination's listing does not hold skip it: they are absent (or were, when
+    // listed; the locked write decides again).
     bool exists = false;
     std::optional<std::string> existing_bytes; // nullopt with exists: unreadable document
     std::optional<std::string> unreadable;
-    try {
-        std::optional<state_document> existing = co_await st.to.get(id);
-        if (existing) {
-            exists = true;
-            existing_bytes = existing->serialize();
+    if (!st.known_absent(id)) {
+        try {
+            std::optional<state_document> existing = co_await st.to.get(id);
+            if (existing) {
+                exists = true;
+                existing_bytes = existing->serialize();
+            }
+        } catch (const error& e) {
+            if (e.value() != errc::invalid_document)
+                throw;
+            exists = true; // a corrupt destination document: it exists and differs
+            unreadable = e.what();
         }
-    } catch (const error& e) {
-        if (e.value() != errc::invalid_document)
-            throw;
-        exists = true; // a corrupt destination document: it exists and differs
-        unreadable = e.what();
     }
     const outcome planned_outcome = decide(existing_bytes, exists, source_bytes, st.options.policy);
 
@@ -202,7 +224,11 @@ asio::awaitable<outcome> copy_one(run_state& st, const std::string& id)
                 return std::optional<state_document>(*source);
             return std::optional<state_document>();
         };
-        co_await st.to.update(id, std::move(apply_policy));
+        // Seen absent: create it without another read (a read follows if it appeared).
+        if (exists)
+            co_await st.to.update(id, std::move(apply_policy));
+        else
+            co_await st.to.update_expecting_absent(id, std::move(apply_policy));
         result = decided;
     } else {
         co_await st.to.put_unlocked(id, *source);
@@ -285,6 +311,34 @@ asio::awaitable<void> list_source(std::shared_ptr<run_state> st, const detail::i
     st->listing_complete = true;
 }
 
+/// Lists the destination into st->destination_ids until complete, given up or stopped.
+asio::awaitable<void> list_destination(std::shared_ptr<run_state> st)
+{
+    std::string token;
+    try {
+        do {
+            if (st->stop_destination_lister)
+                break;
+            std::string pattern = st->options.pattern;
+            state_id_page page =
+                co_await st->to.list_page(std::move(pattern), std::move(token));
+            if (st->destination_ids.size() + page.ids.size() > destination_listing_limit)
+                break;
+            for (std::string& id : page.ids)
+                st->destination_ids.insert(std::move(id));
+            token = std::move(page.next_token);
+            st->destination_listed = token.empty();
+        } while (!token.empty());
+    } catch (const std::exception&) {
+        // The listing is only a shortcut: without it every id is looked at, and a
+        // destination that cannot be read reports that on those reads, per id.
+    }
+    if (!st->destination_listed)
+        st->destination_ids.clear();
+    st->destination_lister_running = false;
+    st->destination_lister_exited.cancel();
+}
+
 asio::awaitable<void> progress_ticker(std::shared_ptr<run_state> st)
 {
     for (;;) {
@@ -335,6 +389,13 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
         asio::co_spawn(executor, std::move(ticker), asio::detached);
     }
 
+    if (st->options.list_destination) {
+        // Detached, but awaited below before `from` and `to` may go away.
+        st->destination_lister_running = true;
+        auto lister = list_destination(st);
+        asio::co_spawn(executor, std::move(lister), asio::detached);
+    }
+
     std::exception_ptr failure;
     try {
         // Copying starts with the first page; at most `concurrency` listed ids wait for a
@@ -351,6 +412,10 @@ asio::awaitable<migrate_report> migrate(state_backend& from, state_backend& to,
     }
     st->finished = true;
     st->ticker.cancel();
+    // A lister still paging through a large destination stops after its current page.
+    st->stop_destination_lister = true;
+    if (st->destination_lister_running)
+        co_await st->destination_lister_exited.async_wait(asio::as_tuple(asio::use_awaitable));
     if (failure)
         std::rethrow_exception(failure);
 

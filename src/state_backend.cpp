@@ -24,6 +24,12 @@ asio::awaitable<std::size_t> state_backend::import_all(std::vector<state_entry> 
     co_return entries.size();
 }
 
+asio::awaitable<void> state_backend::update_expecting_absent(std::string id,
+                                                             state_mutator mutate)
+{
+    co_await update(std::move(id), std::move(mutate));
+}
+
 asio::awaitable<state_id_page> state_backend::list_page(std::string pattern, std::string token)
 {
     state_id_page page;

@@ -63,6 +63,10 @@ public:
 
     boost::asio::awaitable<std::optional<state_document>> get(std::string id) override;
     boost::asio::awaitable<void> update(std::string id, state_mutator mutate) override;
+    /// Under the lock, a create-if-absent of mutate(nullopt) first; a read only if the
+    /// document exists after all.
+    boost::asio::awaitable<void> update_expecting_absent(std::string id,
+                                                         state_mutator mutate) override;
     boost::asio::awaitable<bool> erase(std::string id) override;
     boost::asio::awaitable<std::vector<std::string>> list(std::string pattern) override;
     /// Lists with the delimiter "/" (ids from common prefixes; candidates, see
@@ -96,6 +100,8 @@ private:
     /// Runs `body` holding the lock of `id`; releases it however `body` ends.
     boost::asio::awaitable<void> under_lock(const std::string& id,
                                             std::function<boost::asio::awaitable<void>()> body);
+    boost::asio::awaitable<void> update_locked(std::string id, state_mutator mutate,
+                                               bool expect_absent);
     std::optional<state_document> parse_stored(const std::string& id,
                                                const std::string& bytes) const;
     std::chrono::system_clock::time_point now() const;

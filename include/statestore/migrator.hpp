@@ -71,6 +71,15 @@ struct migrate_options {
     bool verify = true;   ///< read every written id back and compare bytes
     bool lock = true;     ///< write under the destination's lock (off: offline use only)
     bool dry_run = false; ///< read both sides, plan, write nothing
+    /// List the destination beside the copy. Once that listing is complete, an id it does
+    /// not hold skips the unlocked look before its write and is created without a read
+    /// under the lock (state_backend::update_expecting_absent): a fresh migration to a
+    /// cloud store costs two requests per id fewer. The write still decides under the lock
+    /// on what it finds, so an id created at the destination after the listing is treated
+    /// by the policy as usual (without the lock, lock = false, it is overwritten: offline
+    /// use only). A listing of more than 1,000,000 ids, or one that fails, is given up and
+    /// every id is looked at.
+    bool list_destination = true;
     /// Attempts per id for transient failures (backend unavailable, throttled, a state
     /// that kept changing). lock_timeout, corrupt documents and bad ids are never retried.
     int max_attempts = 3;

@@ -48,6 +48,14 @@ public:
     /// Locked read-modify-write. No concurrent update of the same id, from this or any
     /// other process, is lost.
     virtual boost::asio::awaitable<void> update(std::string id, state_mutator mutate) = 0;
+    /// update() for a caller with reason to believe `id` is absent (it has just listed or
+    /// read the store): the same guarantees, one read fewer when the guess is right. A
+    /// backend with conditional writes offers the mutator nullopt first and creates the
+    /// document only if it is still absent, without reading under the lock; if the id
+    /// exists after all (or the mutator wrote nothing), it reads and calls the mutator
+    /// again on what is there. The default is update().
+    virtual boost::asio::awaitable<void> update_expecting_absent(std::string id,
+                                                                 state_mutator mutate);
 
     /// Locked delete. Returns false if there was nothing to delete.
     virtual boost::asio::awaitable<bool> erase(std::string id) = 0;

@@ -474,6 +474,55 @@ BOOST_AUTO_TEST_CASE(corrupt_document_is_a_clear_error_and_stays)
         BOOST_TEST(!object_exists("broken/lock"));
 }
 
+BOOST_AUTO_TEST_CASE(update_expecting_absent_is_right_when_the_guess_is_wrong)
+{
+    // The migrator's shortcut for ids its listing of the destination did not hold. When the
+    // id exists after all, the mutator must see what is stored and its result must win,
+    // exactly as with update(); when it is absent, the document is created.
+    write_foreign("already-there", R"({"singer_state":{"v":1}})", "{}",
+                  R"({"completed": {"singer_state": {"v": 1}}, "partial": {}})");
+    asio::io_context io;
+    auto store = open(io);
+    std::vector<std::string> seen; // what each mutator call was offered
+    auto bump = [&seen](const std::optional<state_document>& current) {
+        seen.push_back(current ? current->serialize() : "absent");
+        state_document next = current.value_or(state_document::complete(json::object()));
+        next.partial = json::object{{"singer_state", json::object{{"bumped", true}}}};
+        return std::optional<state_document>(next);
+    };
+    state_mutator on_existing = bump;
+    run_coro(io, store->backend().update_expecting_absent("already-there", on_existing));
+    BOOST_REQUIRE(!seen.empty());
+    BOOST_TEST(seen.back() == R"({"completed": {"singer_state": {"v": 1}}, "partial": {}})",
+               "the last call, the one written, saw the stored document");
+    BOOST_TEST(run_coro(io, store->backend().get("already-there"))->serialize() ==
+               R"({"completed": {"singer_state": {"v": 1}}, "partial": {"singer_state": {"bumped": true}}})");
+
+    seen.clear();
+    state_mutator on_absent = bump;
+    run_coro(io, store->backend().update_expecting_absent("new-one", on_absent));
+    BOOST_TEST(seen == std::vector<std::string>{"absent"}, "a right guess calls the mutator once");
+    BOOST_TEST(run_coro(io, store->backend().get("new-one"))->serialize() ==
+               R"({"completed": {}, "partial": {"singer_state": {"bumped": true}}})");
+
+    // A mutator that writes nothing when offered "absent" is asked again with what is there.
+    seen.clear();
+    state_mutator only_existing = [&seen](const std::optional<state_document>& current) {
+        seen.push_back(current ? "present" : "absent");
+        if (!current)
+            return std::optional<state_document>();
+        state_document next = *current;
+        next.partial = json::object{{"singer_state", json::object{{"second", 2}}}};
+        return std::optional<state_document>(next);
+    };
+    run_coro(io, store->backend().update_expecting_absent("already-there", only_existing));
+    BOOST_TEST(seen.back() == "present");
+    BOOST_TEST(run_coro(io, store->backend().get("already-there"))->serialize() ==
+               R"({"completed": {"singer_state": {"v": 1}}, "partial": {"singer_state": {"second": 2}}})");
+    if (is_blob()) // every lock taken was released
+        BOOST_TEST(!object_exists("already-there/lock"));
+}
+
 // ---------------------------------------------------------------------------------------
 // Locks. On blob stores the lock is the Meltano lock object; on systemdb it is SQLite's
 // BEGIN IMMEDIATE, so the lock-object cases apply to blob stores only.
