@@ -329,9 +329,10 @@ asio::awaitable<void> list_destination(std::shared_ptr<run_state> st)
             token = std::move(page.next_token);
             st->destination_listed = token.empty();
         } while (!token.empty());
-    } catch (const std::exception&) {
-        // The listing is only a shortcut: without it every id is looked at, and a
-        // destination that cannot be read reports that on those reads, per id.
+    } catch (...) {
+        // Whatever it was, the lister must end: migrate() waits for it. The listing is
+        // only a shortcut: without it every id is looked at, and a destination that
+        // cannot be read reports that on those reads, per id.
     }
     if (!st->destination_listed)
         st->destination_ids.clear();
