@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,11 +52,10 @@ def clean_env():
 
 
 def server_of(src, dst):
-    """The storage server whose capacity bounds a pair: the cloud side (the destination
-    when both are cloud), else the destination."""
-    if dst in CLOUD or src not in CLOUD:
-        return "to", dst
-    return "from", src
+    """The server a pair's efficiency is measured against: its destination, as the issue
+    defines the ceiling ("a bare PUT load ... against the same destination server"). A cloud
+    source is reported beside it (source_load), since it can be what bounds the pair."""
+    return "to", dst
 
 
 def run(cmd, env, check=True, stdin=None, stdout=subprocess.PIPE):
@@ -92,7 +92,7 @@ with open("/proc/self/comm") as _comm:
     HARNESS_NAME = _comm.read().strip()
 
 
-def run_measured(cmd, env, check=True):
+def run_measured(cmd, env, check=True, timeout=None):
     """run() with the child's CPU seconds (its rusage) and peak RSS.
 
     The peak RSS is sampled from /proc/PID/status (VmHWM, a high-water mark, so a sample
@@ -113,11 +113,22 @@ def run_measured(cmd, env, check=True):
     for r in readers:
         r.start()
     peak_kib = 0
+    interrupted_at = None
     while True:
         pid, status, usage = os.wait4(p.pid, os.WNOHANG)
         if pid == p.pid:
             break
         peak_kib = max(peak_kib, vm_hwm_kib(p.pid) or 0)
+        elapsed = time.monotonic() - t0
+        if timeout and interrupted_at is None and elapsed > timeout:
+            # SIGINT: `statestore migrate` stops taking ids, lets those in flight finish and
+            # still writes its report, so a stalled server costs a bounded time, not the run.
+            log("%s: still running after %.0f s; interrupting it" % (" ".join(cmd[:2]), elapsed))
+            p.send_signal(signal.SIGINT)
+            interrupted_at = elapsed
+        elif interrupted_at is not None and elapsed > interrupted_at + 60:
+            p.kill()
+            interrupted_at = float("inf")
         time.sleep(0.02)
     p.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - t0
@@ -125,7 +136,8 @@ def run_measured(cmd, env, check=True):
         r.join()
     result = {"rc": p.returncode, "out": b"".join(chunks["out"]).decode(errors="replace"),
               "err": b"".join(chunks["err"]).decode(errors="replace"), "seconds": seconds,
-              "cpu": usage.ru_utime + usage.ru_stime, "maxrss_mib": peak_kib / 1024.0}
+              "cpu": usage.ru_utime + usage.ru_stime, "maxrss_mib": peak_kib / 1024.0,
+              "timed_out": interrupted_at is not None}
     if check and p.returncode != 0:
         raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd[:4]), p.returncode,
                                                         result["err"][-2000:]))
@@ -190,12 +202,36 @@ class Side:
                 env, check=False)
 
 
+def describe_fs(path):
+    """The file system the local backends run on, and whether it journals: ext4 without a
+    journal scans past recently freed inodes on every allocation (fs/ext4/ialloc.c,
+    recently_deleted), which makes inode-heavy work (a lock file per id) pay more there than
+    the ceiling's bare writes do."""
+    try:
+        fstype, source = subprocess.run(["findmnt", "-no", "FSTYPE,SOURCE", "-T", path],
+                                        capture_output=True, text=True,
+                                        check=True).stdout.split()[:2]
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return "unknown"
+    text = "%s on %s" % (fstype, source)
+    if fstype == "ext4" and source.startswith("/dev/"):
+        device = os.path.basename(source)
+        journaled = any(e.startswith(device + "-") for e in os.listdir("/proc/fs/jbd2")) \
+            if os.path.isdir("/proc/fs/jbd2") else False
+        text += ", with a journal" if journaled else ", without a journal"
+    return text
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
         self.bin = os.path.abspath(args.statestore)
         self.ceiling_bin = os.path.abspath(args.ceiling)
         self.work = tempfile.mkdtemp(prefix="statestore-migrate-bench-", dir=args.work_dir)
+        # File trees and SQLite files (the local backends, and the file ceiling) live here;
+        # the servers' data and scratch files stay in the work directory.
+        self.local = (tempfile.mkdtemp(prefix="statestore-migrate-bench-", dir=args.local_dir)
+                      if args.local_dir else self.work)
         self.env = clean_env()
         self.cloud = {}         # kind -> env dict, for the cloud stores that answer
         self.unavailable = {}   # kind -> reason
@@ -204,7 +240,8 @@ class Bench:
         self.results = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
                         "host": os.uname().nodename, "cpus": os.cpu_count(),
                         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "migrate": [],
-                        "ceiling": [], "per_id_loop": [], "rclone": [], "skipped": []}
+                        "ceiling": [], "per_id_loop": [], "rclone": [], "skipped": [],
+                        "local_fs": describe_fs(self.local)}
 
     # -- environment per side --
 
@@ -217,10 +254,10 @@ class Bench:
     def new_side(self, kind, label):
         name = "%s-%s" % (label, uuid.uuid4().hex[:8])
         if kind == "systemdb":
-            path = os.path.join(self.work, name + ".db")
+            path = os.path.join(self.local, name + ".db")
             return Side(kind, "systemdb", db_path=path)
         if kind == "file":
-            d = os.path.join(self.work, name)
+            d = os.path.join(self.local, name)
             return Side(kind, "file://" + d, directory=d)
         base = self.cloud[kind]["uri"].rstrip("/")
         return Side(kind, base + "/" + name, env_extra=self.cloud[kind]["env"])
@@ -405,10 +442,15 @@ class Bench:
         cmd = [self.bin, "migrate"] + src.cli("from") + dst.cli("to") + [
             "--concurrency", str(concurrency), "--progress-seconds", "0", "--report", report]
         cmd += list(extra)
-        r = run_measured(cmd, self.side_env(src, dst), check=False)
-        with open(report) as f:
-            rep = json.load(f)
-        os.remove(report)
+        r = run_measured(cmd, self.side_env(src, dst), check=False,
+                         timeout=self.args.migrate_timeout)
+        if not os.path.exists(report):  # killed after its grace period: nothing was reported
+            rep = {"done": 0, "copied": 0, "failed": 0, "verified": 0, "ids_per_second": 0.0,
+                   "elapsed_seconds": r["seconds"]}
+        else:
+            with open(report) as f:
+                rep = json.load(f)
+            os.remove(report)
         if r["rc"] != 0:
             log("migrate exit %d: %s" % (r["rc"], r["err"].strip().splitlines()[-1:]))
         return r, rep
@@ -439,8 +481,9 @@ class Bench:
                    "destination_requests": rep.get("destination_requests", 0),
                    "server": server, "server_requests": server_requests,
                    "server_requests_per_second": round(server_requests / elapsed, 1),
+                   "source_requests_per_second": round(rep.get("source_requests", 0) / elapsed, 1),
                    "copied": rep["copied"], "failed": rep["failed"], "verified": rep["verified"],
-                   "exit": r["rc"]}
+                   "exit": r["rc"], "timed_out": r["timed_out"]}
             self.results["migrate"].append(row)
             log("%s %s N=%d c=%d: %.0f ids/s, %.2f CPU s, %.0f MiB peak RSS%s" % (
                 row["pair"], mode, n, c, row["ids_per_second"], row["cpu_seconds"],
@@ -500,6 +543,10 @@ class Bench:
         self.drop(dst)
 
     def measure_rclone(self, n):
+        if not shutil.which("rclone") and os.geteuid() == 0 and shutil.which("apt-get"):
+            log("installing Debian's rclone for the comparison")
+            run(["apt-get", "install", "-y", "-q", "rclone"],
+                dict(os.environ, DEBIAN_FRONTEND="noninteractive"), check=False)
         if not shutil.which("rclone"):
             self.results["skipped"].append({"backend": "rclone", "reason": "rclone not installed"})
             log("skipping rclone: not installed (apt-get install rclone)")
@@ -561,7 +608,8 @@ class Bench:
             if src in LOCAL and dst in LOCAL:
                 for n in a.big_sizes:
                     self.measure_pair(src, dst, n, a.big_concurrency)
-        servers = {dst for _, dst in usable} | {server_of(s, d)[1] for s, d in usable}
+        # Every destination (efficiency) and every cloud source (source load).
+        servers = {dst for _, dst in usable} | {s for s, _ in usable if s in CLOUD}
         for kind in sorted(servers):
             concs = set(a.concurrency) | (set(a.big_concurrency) if a.big_sizes else set())
             self.measure_ceiling(kind, sorted(concs), a.ceiling_writes)
@@ -580,6 +628,8 @@ class Bench:
         self.stop_servers()
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
+            if self.local != self.work:
+                shutil.rmtree(self.local, ignore_errors=True)
 
 
 # --- summaries ---------------------------------------------------------------------------
@@ -644,6 +694,14 @@ def ratios(results):
         if eff:
             entry.update({"efficiency": eff[0], "efficiency_basis": eff[1],
                           "server_rate": eff[2], "ceiling_rate": eff[3]})
+        src = best["from"]
+        src_ceiling = ceiling_at(results, src, best["concurrency"]) if src in CLOUD else None
+        if src_ceiling and src_ceiling["requests_per_second"] > 0:
+            # What the migration made the source serve (reads, listing) against what that
+            # server serves under the bare PUT load: near or above 1, the source bounds the pair.
+            entry["source_rate"] = best["source_requests_per_second"]
+            entry["source_load"] = round(best["source_requests_per_second"] /
+                                         src_ceiling["requests_per_second"], 3)
         unlocked = best_of(pair, "unlocked")
         if unlocked:
             entry["unlocked_best_concurrency"] = unlocked["concurrency"]
@@ -713,9 +771,12 @@ def series_keys(results):
 
 def markdown(results):
     lines = ["# statestore migrate benchmark", "",
+             ("**Interrupted run: only what was measured before the interruption.**\n\n"
+              if results.get("interrupted") else "") +
              "Command: `%s` on %s (%s CPUs), %s. Figures from one run; on a shared machine "
-             "they are noisy." % (results["command"], results["host"], results["cpus"],
-                                  results["started"]), "",
+             "they are noisy. Local backends (file, systemdb) on %s." %
+             (results["command"], results["host"], results["cpus"], results["started"],
+              results.get("local_fs", "unknown")), "",
              "## Migration throughput (ids/s)", "",
              "Locked writes, verified (the default) unless marked unlocked "
              "(`--no-lock --no-verify`). CPU and RSS: the `statestore` process (rusage).", ""]
@@ -731,7 +792,9 @@ def markdown(results):
         for c in concs:
             r = rows.get(c)
             cells.append("" if r is None else ("%.0f" % r["ids_per_second"]) +
-                         ("" if r["exit"] == 0 else " (%d failed)" % r["failed"]))
+                         ("" if r["exit"] == 0 else " (%d failed%s)" % (
+                             r["failed"], ", timed out at %d of %d ids" % (r["copied"], r["n"])
+                             if r.get("timed_out") else "")))
         lines.append("| %s | %d | %s | %.3f | %.0f |" % (
             pair + (" unlocked" if mode == "unlocked" else ""), n, " | ".join(cells), best["cpu_seconds_per_1000_ids"],
             max(r["peak_rss_mib"] for r in rows.values())))
@@ -758,20 +821,25 @@ def markdown(results):
     s = results.get("ratios", {})
     if s.get("pairs"):
         lines += ["", "## Ratios", "",
-                  "Efficiency, at the pair's best concurrency: for a cloud server (the cloud side "
-                  "of the pair), the requests/s the migration made it serve divided by the "
+                  "Efficiency, at the pair's best concurrency, against the destination: for a "
+                  "cloud destination, the requests/s the migration made it serve divided by the "
                   "requests/s it serves under the bare PUT load at the same concurrency; for a "
                   "local destination, ids/s divided by bare durable writes/s. Requests per id: "
-                  "what one id cost that server (locked and verified).", "",
-                  "| pair | N | best c | ids/s | server | requests per id | server rate | ceiling rate | efficiency | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "what one id cost the destination (locked and verified). Source load, for a "
+                  "cloud source: the requests/s the migration made the source serve divided by "
+                  "that server's bare PUT rate at the same concurrency (near 1 or above: the "
+                  "source bounds the pair).", "",
+                  "| pair | N | best c | ids/s | destination | requests per id | destination rate | ceiling rate | efficiency | source load | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for e in s["pairs"]:
-            lines.append("| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 e["pair"], e["n"], e["best_concurrency"], e["ids_per_second"], e["server"],
                 e["server_requests_per_id"] if e["server"] in CLOUD else "-",
                 ("%.0f %s" % (e["server_rate"], e["efficiency_basis"])) if "server_rate" in e else "-",
                 ("%.0f" % e["ceiling_rate"]) if "ceiling_rate" in e else "-",
                 e.get("efficiency", "-"),
+                ("%.0f requests/s, %s" % (e["source_rate"], e["source_load"]))
+                if "source_load" in e else "-",
                 "%d, %.0f, %s" % (e["unlocked_best_concurrency"], e["unlocked_ids_per_second"],
                                   e.get("unlocked_efficiency", "-"))
                 if "unlocked_ids_per_second" in e else "-",
@@ -852,6 +920,10 @@ def main():
     p.add_argument("--out", default=None, help="output directory (default: a new dir under /var/tmp)")
     p.add_argument("--work-dir", default=os.environ.get("BENCH_DIR", "/var/tmp"),
                    help="where states are written (a real disk, not tmpfs)")
+    p.add_argument("--local-dir", default=None,
+                   help="where the file and systemdb backends (and the file ceiling) write, "
+                        "if not in --work-dir; bench/journaled_ext4.sh makes one on ext4 with "
+                        "a journal")
     p.add_argument("--pairs", default=None, help="comma list of FROM:TO, e.g. systemdb:file,file:s3")
     p.add_argument("--sizes", type=int_list, default=None, help="N per pair (default 1000,10000)")
     p.add_argument("--big-sizes", type=int_list, default=None,
@@ -867,6 +939,9 @@ def main():
     p.add_argument("--no-unlocked-series", dest="unlocked_series", action="store_false",
                    help="skip the --no-lock --no-verify series (largest N) used for efficiency")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--migrate-timeout", type=float, default=900.0,
+                   help="seconds before one migration is interrupted (SIGINT; its partial "
+                        "report is kept and the row marked timed_out)")
     a = p.parse_args()
     q = a.quick
     defaults = {"pairs": "systemdb:file,file:systemdb,file:file" if q else DEFAULT_PAIRS,
@@ -886,6 +961,11 @@ def main():
     bench = Bench(a)
     try:
         bench.run_all()
+    except KeyboardInterrupt:
+        # Keep what was measured: the rows so far are written, marked as an interrupted run.
+        log("interrupted: writing the results measured so far")
+        bench.results["interrupted"] = True
+        bench.results["ratios"] = ratios(bench.results)
     finally:
         bench.cleanup()
     results = bench.results

@@ -50,6 +50,14 @@ def main():
                    and "unlocked_efficiency" in e}
     if ratio_pairs != set(pairs):
         problems.append("ratios for %s, want %s" % (sorted(ratio_pairs), pairs))
+    for e in results.get("ratios", {}).get("pairs", []):
+        # The issue's ceiling is the destination's: efficiency must be measured against it.
+        if e["server"] != e["pair"].split("->")[1]:
+            problems.append("efficiency of %s measured against %s, not its destination"
+                            % (e["pair"], e["server"]))
+    if not results.get("local_fs") or results["local_fs"] == "unknown":
+        problems.append("the local backends' file system is not recorded: %r"
+                        % results.get("local_fs"))
     with open(os.path.join(out, "results.md")) as f:
         md = f.read()
     targets = results.get("ratios", {}).get("targets", [])

@@ -34,9 +34,9 @@ self=$(readlink -f "${BASH_SOURCE[0]}")
 here=$(dirname "$self")
 root=$(cd "$here/../.." && pwd)
 
-log() { echo "azurite.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-lcurl() { curl --noproxy '*' "$@"; }
+SERVER_NAME=azurite.sh
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 installed_version() { # DIR PACKAGE
   node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch(e){}' \
@@ -67,25 +67,7 @@ is_ours() { # PID DIR
   [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$2" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
-stop_recorded() { # DIR
-  local dir=$1 name pid i rc=0
-  [ -f "$dir/pids" ] || return 0
-  while read -r name pid; do
-    [[ "$pid" =~ ^[0-9]+$ ]] || continue
-    is_ours "$pid" "$dir" || continue
-    kill -TERM "$pid" 2>/dev/null || continue
-    for ((i = 0; i < 100; i++)); do is_ours "$pid" "$dir" || break; sleep 0.1; done
-    if is_ours "$pid" "$dir"; then
-      log "stop: $name (pid $pid) still alive after 10s; SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do is_ours "$pid" "$dir" || break; sleep 0.1; done
-      is_ours "$pid" "$dir" && rc=1
-    fi
-  done <"$dir/pids"
-  return $rc
-}
-
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+stop_servers() { stop_recorded "$1" 10; }
 
 D=""
 start_ok=0
@@ -93,9 +75,8 @@ start_cleanup() {
   [ "$start_ok" -eq 1 ] && return 0
   [ -n "$D" ] || exit 1
   log "start: failed; log tails follow, then stopping what was started"
-  local f
-  for f in "$D"/*.log; do [ -s "$f" ] && { echo "----- $f -----" >&2; tail -n 20 "$f" >&2; }; done
-  stop_recorded "$D" || true
+  print_log_tails "$D"/*.log
+  stop_servers "$D" || true
   exit 1
 }
 
@@ -128,18 +109,7 @@ cmd_start() {
   local dir=${1:?usage: azurite.sh start DIR}
   [ -x "$az_dir/node_modules/.bin/azurite-blob" ] || die "start: azurite is not installed; run: $self install"
   D=$(readlink -m "$dir")
-  if [ -e "$D" ] && [ -n "$(ls -A "$D" 2>/dev/null)" ]; then
-    [ -f "$D/$MARKER" ] || die "start: $D is not empty and was not made by azurite.sh; refusing to wipe it"
-    if [ -f "$D/pids" ]; then
-      while read -r name pid; do
-        is_ours "$pid" "$D" && die "start: $name (pid $pid) from an earlier start is still running; run: $self stop $D"
-      done <"$D/pids"
-    fi
-  fi
-  local p
-  for p in "$HTTP_PORT" "$HTTPS_PORT"; do
-    port_open "$p" && die "start: 127.0.0.1:$p is already in use (another Azurite? stop it first)"
-  done
+  claim_dir "$D" "$HTTP_PORT" "$HTTPS_PORT"
   rm -rf "$D"
   mkdir -p "$D"
   touch "$D/$MARKER" "$D/pids"
@@ -169,15 +139,6 @@ cmd_start() {
   start_ok=1
   trap - EXIT INT TERM HUP
   echo "Azurite ready http://127.0.0.1:$HTTP_PORT https://127.0.0.1:$HTTPS_PORT container $CONTAINER"
-}
-
-cmd_stop() {
-  local dir=${1:?usage: azurite.sh stop DIR} d
-  d=$(readlink -m "$dir")
-  [ -e "$d" ] || { log "stop: $d does not exist; nothing to stop"; return 0; }
-  [ -f "$d/$MARKER" ] || die "stop: $d was not made by azurite.sh start; not touching it"
-  stop_recorded "$d" || die "stop: some processes did not exit; $d kept"
-  rm -rf "$d"
 }
 
 case ${1:-} in

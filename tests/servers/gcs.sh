@@ -30,9 +30,9 @@ here=$(dirname "$self")
 scripts=$(readlink -f "$here/../gcs")
 cache=${STATESTORE_CACHE:-$HOME/.cache/statestore}/gcs
 
-log() { echo "gcs.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-lcurl() { curl --noproxy '*' "$@"; }
+SERVER_NAME=gcs.sh
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 installed_version() { # PACKAGE -> version in the cache, or empty
   node -e "try{console.log(require('$cache/node_modules/$1/package.json').version)}catch{}" 2>/dev/null
@@ -65,19 +65,7 @@ is_ours() {
   [[ "$cmd" == *"$scripts/"* && "$cmd" == *"--dir=$dir"* ]]
 }
 
-stop_recorded() {
-  local dir=$1 name pid i
-  [ -f "$dir/pids" ] || return 0
-  while read -r name pid; do
-    [[ "$pid" =~ ^[0-9]+$ ]] || continue
-    is_ours "$pid" "$dir" || continue
-    kill -TERM "$pid" 2>/dev/null || continue
-    for ((i = 0; i < 50; i++)); do is_ours "$pid" "$dir" || break; sleep 0.1; done
-    if is_ours "$pid" "$dir"; then log "stop: $name (pid $pid) still alive; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  done <"$dir/pids"
-}
-
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+stop_servers() { stop_recorded "$1" 5; }
 
 D=""
 start_ok=0
@@ -85,8 +73,8 @@ start_cleanup() {
   [ "$start_ok" -eq 1 ] && return 0
   [ -n "$D" ] || exit 1
   log "start: failed; log tails follow"
-  for f in "$D"/log/*; do [ -s "$f" ] && { echo "----- $f -----" >&2; tail -n 20 "$f" >&2; }; done
-  stop_recorded "$D" || true
+  print_log_tails "$D"/log/*
+  stop_servers "$D" || true
   exit 1
 }
 
@@ -123,19 +111,8 @@ cmd_start() {
   local dir=${1:?usage: gcs.sh start DIR}
   [ -f "$cache/node_modules/firebase-tools/package.json" ] || die "start: not installed; run: $self install"
   D=$(readlink -m "$dir")
-  if [ -e "$D" ] && [ -n "$(ls -A "$D")" ]; then
-    [ -f "$D/$MARKER" ] || die "start: $D is not empty and was not made by gcs.sh; refusing"
-    if [ -f "$D/pids" ]; then
-      while read -r name pid; do
-        is_ours "$pid" "$D" && die "start: $name (pid $pid) from an earlier start still runs; run: $self stop $D"
-      done <"$D/pids"
-    fi
-    rm -rf "$D"
-  fi
-  local p
-  for p in $EMU_PORT $PROXY_PORT $TOKEN_PORT; do
-    port_open "$p" && die "start: 127.0.0.1:$p is already in use"
-  done
+  claim_dir "$D" "$EMU_PORT" "$PROXY_PORT" "$TOKEN_PORT"
+  rm -rf "$D"
   mkdir -p "$D/log" "$D/tmp"
   touch "$D/$MARKER"
   trap start_cleanup EXIT
@@ -177,16 +154,6 @@ GCS_NODE_MODULES=$cache/node_modules
 ENV
   start_ok=1
   log "start: emulator :$EMU_PORT, precondition proxy :$PROXY_PORT, token endpoint :$TOKEN_PORT"
-}
-
-cmd_stop() {
-  local dir=${1:?usage: gcs.sh stop DIR}
-  local d
-  d=$(readlink -m "$dir")
-  [ -d "$d" ] || return 0
-  [ -f "$d/$MARKER" ] || die "stop: $d was not made by gcs.sh; refusing"
-  stop_recorded "$d"
-  rm -rf "$d"
 }
 
 case ${1:-} in

@@ -27,11 +27,9 @@ MARKER=.rgw-test-dir
 self=$(readlink -f "${BASH_SOURCE[0]}")
 here=$(dirname "$self")
 
-log() { echo "rgw.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# curl only ever talks to 127.0.0.1 here: never through a proxy, whatever the environment says.
-lcurl() { curl --noproxy '*' "$@"; }
+SERVER_NAME=rgw.sh
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # install
@@ -99,67 +97,29 @@ cmd_install() {
 # crash must never make us signal an unrelated process). A zombie has an empty cmdline, so it
 # counts as gone, which is what we want.
 is_ours() {
-  local pid=$1 conf=$2 cmd
+  local pid=$1 dir=$2 cmd
   [ -r "/proc/$pid/cmdline" ] || return 1
   # The process may vanish between the test above and the read: that is "gone", not an error.
   { cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline"); } 2>/dev/null || return 1
-  [[ "$cmd" == *"$conf"* ]]
+  [[ "$cmd" == *"$dir/ceph.conf"* ]]
 }
 
-# stop_pid NAME PID CONF GRACE_SECONDS: SIGTERM, wait (bounded), then SIGKILL, wait (bounded).
-stop_pid() {
-  local name=$1 pid=$2 conf=$3 grace=$4 i
-  is_ours "$pid" "$conf" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < grace * 10; i++)); do
-    is_ours "$pid" "$conf" || return 0
-    sleep 0.1
-  done
-  log "stop: $name (pid $pid) still alive after ${grace}s; SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    is_ours "$pid" "$conf" || return 0
-    sleep 0.1
-  done
-  log "stop: $name (pid $pid) survived SIGKILL"
-  return 1
-}
-
-# stop_recorded DIR: stop the PIDs in DIR/pids in the order rgw -> osd -> mon. radosgw first, as
-# it is a client of the cluster; the OSD before the mon because an OSD asks the mon to mark it
-# down on shutdown and hangs if the mon is already gone (seen while writing the recipe).
-stop_recorded() {
-  local dir=$1 conf="$1/ceph.conf" rc=0 role name pid g
-  [ -f "$dir/pids" ] || return 0
-  for role in rgw osd mon; do
-    while read -r name pid; do
-      [ "$name" = "$role" ] || continue
-      [[ "$pid" =~ ^[0-9]+$ ]] || continue
-      case $role in rgw) g=15 ;; osd) g=20 ;; *) g=10 ;; esac
-      stop_pid "$name" "$pid" "$conf" "$g" || rc=1
-    done <"$dir/pids"
-  done
+# stop_servers DIR: radosgw first, as it is a client of the cluster; the OSD before the mon
+# because an OSD asks the mon to mark it down on shutdown and hangs if the mon is already gone
+# (seen while writing the recipe).
+stop_servers() {
+  local rc=0
+  stop_recorded "$1" 15 rgw || rc=1
+  stop_recorded "$1" 20 osd || rc=1
+  stop_recorded "$1" 10 mon || rc=1
   return $rc
 }
-
-# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------------------------
 # start
 # ---------------------------------------------------------------------------------------------
 C=""            # the cluster directory (absolute), set by cmd_start
 start_ok=0
-
-print_log_tails() {
-  local f
-  [ -n "$C" ] && [ -d "$C/log" ] || return 0
-  for f in "$C"/log/*; do
-    [ -s "$f" ] || continue
-    echo "----- tail of $f -----" >&2
-    tail -n 25 "$f" >&2
-  done
-}
 
 # On any failure (or interruption) of `start`: show why, and leave no daemon running. DIR itself
 # is kept so its logs can be read; `stop DIR` removes it.
@@ -168,8 +128,8 @@ start_cleanup() {
   [ "$start_ok" -eq 1 ] && return 0
   [ -n "$C" ] || exit 1
   log "start: failed; logs follow, then stopping what was started"
-  print_log_tails
-  stop_recorded "$C" || true
+  [ -d "$C/log" ] && print_log_tails "$C"/log/*
+  stop_servers "$C" || true
   exit 1
 }
 
@@ -184,7 +144,7 @@ launch() {
   pid=$!
   echo "$role $pid" >>"$C/pids"
   sleep 0.2
-  is_ours "$pid" "$C/ceph.conf" || die "start: $role exited at once (see $C/log/$role.out)"
+  is_ours "$pid" "$C" || die "start: $role exited at once (see $C/log/$role.out)"
 }
 
 # wait_until SECONDS WHAT CMD...: poll CMD every 0.25 s, at most SECONDS.
@@ -201,7 +161,7 @@ wait_until() {
 all_alive() {
   local name pid
   while read -r name pid; do
-    is_ours "$pid" "$C/ceph.conf" || { log "start: $name (pid $pid) has exited"; return 1; }
+    is_ours "$pid" "$C" || { log "start: $name (pid $pid) has exited"; return 1; }
   done <"$C/pids"
 }
 
@@ -238,23 +198,8 @@ cmd_start() {
 
   # Ceph wants absolute paths in its config (the daemons may change directory).
   C=$(readlink -m "$dir")
-  if [ -e "$C" ]; then
-    [ -d "$C" ] || die "start: $C exists and is not a directory"
-    if [ -n "$(ls -A "$C")" ]; then
-      [ -f "$C/$MARKER" ] || die "start: $C is not empty and was not made by rgw.sh; refusing to wipe it"
-      # A previous cluster in this DIR must be stopped first, never silently replaced.
-      if [ -f "$C/pids" ]; then
-        while read -r name pid; do
-          is_ours "$pid" "$C/ceph.conf" && die "start: $name (pid $pid) from an earlier start is still running; run: $self stop $C"
-        done <"$C/pids"
-      fi
-    fi
-  fi
   # Fixed ports: fail clearly if another cluster (or anything else) holds them.
-  local p
-  for p in "$MON_PORT" "$HTTP_PORT" ${cert:+"$HTTPS_PORT"}; do
-    port_open "$p" && die "start: 127.0.0.1:$p is already in use (another rgw.sh cluster? stop it first)"
-  done
+  claim_dir "$C" "$MON_PORT" "$HTTP_PORT" ${cert:+"$HTTPS_PORT"}
 
   export RGW_ACCESS_KEY=${RGW_ACCESS_KEY:-AKTEST}
   export RGW_SECRET_KEY=${RGW_SECRET_KEY:-SKTEST}
@@ -363,21 +308,6 @@ CONF
 # ---------------------------------------------------------------------------------------------
 # stop
 # ---------------------------------------------------------------------------------------------
-cmd_stop() {
-  local dir=${1:?usage: rgw.sh stop DIR}
-  local d
-  d=$(readlink -m "$dir")
-  [ -e "$d" ] || { log "stop: $d does not exist; nothing to stop"; return 0; }
-  [ -f "$d/$MARKER" ] || die "stop: $d was not made by rgw.sh start; not touching it"
-  local rc=0
-  stop_recorded "$d" || rc=1
-  if [ "$rc" -eq 0 ]; then
-    rm -rf "$d"
-  else
-    die "stop: some processes did not exit; $d kept"
-  fi
-}
-
 # ---------------------------------------------------------------------------------------------
 # selftest
 # ---------------------------------------------------------------------------------------------
