@@ -51,13 +51,6 @@ def clean_env():
     return env
 
 
-def server_of(src, dst):
-    """The server a pair's efficiency is measured against: its destination, as the issue
-    defines the ceiling ("a bare PUT load ... against the same destination server"). A cloud
-    source is reported beside it (source_load), since it can be what bounds the pair."""
-    return "to", dst
-
-
 def run(cmd, env, check=True, stdin=None, stdout=subprocess.PIPE):
     """Runs cmd; returns dict(rc, out, err, seconds)."""
     t0 = time.monotonic()
@@ -114,6 +107,7 @@ def run_measured(cmd, env, check=True, timeout=None):
         r.start()
     peak_kib = 0
     interrupted_at = None
+    killed = False
     while True:
         pid, status, usage = os.wait4(p.pid, os.WNOHANG)
         if pid == p.pid:
@@ -126,9 +120,9 @@ def run_measured(cmd, env, check=True, timeout=None):
             log("%s: still running after %.0f s; interrupting it" % (" ".join(cmd[:2]), elapsed))
             p.send_signal(signal.SIGINT)
             interrupted_at = elapsed
-        elif interrupted_at is not None and elapsed > interrupted_at + 60:
+        elif interrupted_at is not None and not killed and elapsed > interrupted_at + 60:
             p.kill()
-            interrupted_at = float("inf")
+            killed = True
         time.sleep(0.02)
     p.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - t0
@@ -465,9 +459,11 @@ class Bench:
             dst = self.new_side(b, "dst")
             r, rep = self.migrate_once(src, dst, c, ["--no-lock", "--no-verify"] if unlocked else [])
             done = max(rep["done"], 1)
-            side, server = server_of(a, b)
-            server_requests = rep.get("destination_requests" if side == "to" else
-                                      "source_requests", 0)
+            # Efficiency is measured against the destination, as the issue defines the ceiling
+            # ("a bare PUT load ... against the same destination server"); a cloud source is
+            # reported beside it (source_load in ratios()), since it can bound the pair.
+            server = b
+            server_requests = rep.get("destination_requests", 0)
             elapsed = max(rep["elapsed_seconds"], 1e-9)
             row = {"pair": "%s->%s" % (a, b), "mode": mode, "from": a, "to": b, "n": n,
                    "concurrency": c,
