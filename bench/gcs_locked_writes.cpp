@@ -16,7 +16,7 @@
 
 #include "bench_util.hpp"
 
-#include "statestore/gcs_store.hpp"
+#include "cloud/gcs/gcs_store.hpp"
 #include "statestore/statestore.hpp"
 
 #include <boost/asio/co_spawn.hpp>

@@ -12,8 +12,8 @@
 
 #include "bench_util.hpp"
 
-#include "statestore/gcs_token_cache.hpp"
-#include "statestore/http.hpp"
+#include "cloud/gcs/gcs_token_cache.hpp"
+#include "net/http.hpp"
 #include "statestore/statestore.hpp"
 
 #include <boost/asio/co_spawn.hpp>

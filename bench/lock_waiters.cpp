@@ -11,6 +11,9 @@
 #include "bench_util.hpp"
 
 #include "statestore/statestore.hpp"
+#include "core/lock_timestamp.hpp"
+#include "async/blocking_pool.hpp"
+#include "store/file/file_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -9,7 +9,7 @@
 #include "support/test_http_server.hpp"
 
 #include "statestore/blob_state_backend.hpp"
-#include "statestore/s3_store.hpp"
+#include "cloud/s3/s3_store.hpp"
 #include "statestore/state_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>

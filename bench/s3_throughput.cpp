@@ -6,7 +6,7 @@
 #include "bench_util.hpp"
 
 #include "statestore/blob_state_backend.hpp"
-#include "statestore/s3_store.hpp"
+#include "cloud/s3/s3_store.hpp"
 #include "statestore/state_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>

@@ -14,6 +14,7 @@
 #include "support/run_coro.hpp"
 
 #include "statestore/statestore.hpp"
+#include "core/lock_timestamp.hpp"
 
 #include <boost/json/object.hpp>
 #include <sqlite3.h>

@@ -15,6 +15,7 @@
 #include "support/run_coro.hpp"
 
 #include "statestore/statestore.hpp"
+#include "core/pattern.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>

@@ -11,7 +11,7 @@
 #include "support/run_coro.hpp"
 
 #include "statestore/error.hpp"
-#include "statestore/s3_store.hpp"
+#include "cloud/s3/s3_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
