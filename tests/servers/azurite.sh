@@ -90,6 +90,7 @@ launch() { # NAME PORT [extra azurite args...]
      --loose "$@" </dev/null >>"$D/$name.log" 2>&1) &
   pid=$!
   echo "$name $pid" >>"$D/pids"
+  started "$pid" "$D" || die "start: $name exited at once (see $D/$name.log)"
 }
 
 wait_ready() { # NAME PORT URL [curl args]

@@ -86,6 +86,7 @@ launch() { # NAME SCRIPT ARGS...: node SCRIPT ARGS --dir=DIR in its own session,
   setsid node "$scripts/$script" "$@" "--dir=$D" </dev/null >>"$D/log/$name.out" 2>&1 &
   pid=$!
   echo "$name $pid" >>"$D/pids"
+  started "$pid" "$D" || die "start: $name exited at once (see $D/log/$name.out)"
 }
 
 wait_http() { # SECONDS NAME PORT URL WHAT: URL answers 200, served by the process launched as NAME

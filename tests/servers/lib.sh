@@ -66,6 +66,21 @@ start_with_retries() {
   die "start: lost the race for free ports three times"
 }
 
+# started PID DIR: waits (at most 10 s) until the process just launched in the background as PID
+# is recognised by is_ours. Between fork and exec it is still a copy of the launching shell, and
+# on a loaded machine that lasted long enough for a check right after launch to call it gone.
+# Fails if it exits first.
+started() {
+  local i st
+  for ((i = 0; i < 100; i++)); do
+    is_ours "$1" "$2" && return 0
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+    [ -n "$st" ] && [ "$st" != Z ] || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # stop_pid NAME PID DIR GRACE_SECONDS: SIGTERM, wait (bounded), then SIGKILL, wait (bounded).
 # Returns 1 only if the process survived both.
 stop_pid() {

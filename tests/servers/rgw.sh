@@ -146,6 +146,7 @@ launch() {
   setsid "$@" -f </dev/null >>"$C/log/$role.out" 2>&1 &
   pid=$!
   echo "$role $pid" >>"$C/pids"
+  started "$pid" "$C" || die "start: $role exited at once (see $C/log/$role.out)"
   sleep 0.2
   is_ours "$pid" "$C" || die "start: $role exited at once (see $C/log/$role.out)"
 }
