@@ -19,6 +19,7 @@ case $cmd in
 start)
   # A previous run that died without its cleanup: stop what it recorded, by PID.
   [ -f "$dir/rgw/pids" ] && "$servers/rgw.sh" stop "$dir/rgw" || true
+  rm -f "$dir/env" # never a previous run's endpoints
   "$servers/make-test-ca.sh" "$dir/ca" >/dev/null
   RGW_ACCESS_KEY=AKTEST RGW_SECRET_KEY=SKTEST "$servers/rgw.sh" start "$dir/rgw" --tls "$dir/ca/server.pem" "$dir/ca/server.key"
   # shellcheck disable=SC1091
@@ -47,6 +48,7 @@ start)
   echo "fixture: S3 ready at $RGW_ENDPOINT and $RGW_TLS_ENDPOINT (buckets statestore-ci, statestore-cli; statestore-slash of AKSLASH)"
   ;;
 stop)
+  rm -f "$dir/env"
   "$servers/rgw.sh" stop "$dir/rgw"
   ;;
 *)
