@@ -41,11 +41,9 @@ for _ in $(seq 1 100); do [ "$(wc -l <"$WORK/hold.out")" -ge 2 ] && break; sleep
 read -r -a held <<<"$(sed -n 's/^held *//p' "$WORK/hold.out")"
 read -r -a taken <<<"$(sed -n 's/^taken *//p' "$WORK/hold.out")"
 equals "every default port is tried" "$(( ${#held[@]} + ${#taken[@]} ))" "${#DEFAULTS[@]}"
-for p in "${taken[@]}"; do
-  # Not ours: in use by another process (perhaps one of the very servers this is about).
-  port_open "$p" && ok "127.0.0.1:$p was already taken by another process" ||
-    fail "127.0.0.1:$p: could not listen there, yet nothing answers"
-done
+# Not ours: in use by another process (perhaps one of the very servers this is about), which may
+# let go of it at any time, so only the held ones are checked again at the end.
+[ ${#taken[@]} -eq 0 ] || echo "# already in use by other processes: ${taken[*]}"
 ok "listening on the free defaults ourselves: ${held[*]:-none}"
 
 # --- start every fixture at once, each into its own directory -----------------------------
