@@ -2,9 +2,11 @@
 // requests through the same store and HTTP client at the same concurrency. Also the client CPU
 // per operation (getrusage), which shows what the library itself costs next to the server.
 //
-//   tests/servers/azurite.sh start /tmp/azurite        # HTTP on 127.0.0.1:10000
-//   bench_azure_put [operations=400] [container=statestore-ci]
-// Connection string: MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING, else UseDevelopmentStorage=true.
+//   tests/servers/azurite.sh start /tmp/azurite        # free ports, recorded in /tmp/azurite/env
+//   (. /tmp/azurite/env; export MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING=$AZURITE_CONNECTION_STRING
+//    bench_azure_put [operations=400] [container=statestore-ci])
+// Connection string: MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING, else UseDevelopmentStorage=true
+// (an Azurite on its default port 127.0.0.1:10000).
 // Figures are printed, not asserted: on a shared 2-core machine Azurite (one Node process) is
 // the bottleneck.
 

@@ -1,8 +1,8 @@
 // Locked writes per second on gs:// against the firebase-tools emulator, next to a bare upload
 // load at the same concurrency. Needs the servers of tests/servers/gcs.sh running:
 //
-//   tests/servers/gcs.sh start /tmp/gcs-bench
-//   bench_gcs_locked_writes [writes=400] [proxy=http://127.0.0.1:9200] [emulator=http://127.0.0.1:9199]
+//   tests/servers/gcs.sh start /tmp/gcs-bench     # free ports, recorded in /tmp/gcs-bench/env
+//   (. /tmp/gcs-bench/env && bench_gcs_locked_writes 400 "$GCS_PROXY" "$GCS_EMULATOR")
 //   tests/servers/gcs.sh stop /tmp/gcs-bench
 //
 // Rows per concurrency C (C coroutines on one thread, C HTTP connections):
@@ -101,9 +101,14 @@ double locked_sets(const std::string& prefix, int n, int concurrency, double& cp
 
 int main(int argc, char** argv)
 {
-    const int n = argc > 1 ? std::atoi(argv[1]) : 400;
-    const std::string proxy = argc > 2 ? argv[2] : "http://127.0.0.1:9200";
-    const std::string emulator = argc > 3 ? argv[3] : "http://127.0.0.1:9199";
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: %s WRITES PROXY_URL EMULATOR_URL (GCS_PROXY, GCS_EMULATOR of "
+                             "the DIR/env that tests/servers/gcs.sh start writes)\n", argv[0]);
+        return 2;
+    }
+    const int n = std::atoi(argv[1]);
+    const std::string proxy = argv[2];
+    const std::string emulator = argv[3];
     // Emulator mode (no credentials) through the proxy for the locked sets.
     setenv("STORAGE_EMULATOR_HOST", proxy.c_str(), 1);
     const std::string id = run_id();

@@ -283,14 +283,11 @@ class Bench:
             r = run(["bash", script, "start", d], self.env, check=False)
             if r["rc"] != 0:
                 last = r["err"].strip().splitlines()[-1:] or ["exit %d" % r["rc"]]
-                return ("rgw.sh start failed (is port 7480 taken? then set "
-                        "STATESTORE_BENCH_S3_ENDPOINT): " + last[0])
+                return ("rgw.sh start failed (or set STATESTORE_BENCH_S3_ENDPOINT to use a "
+                        "running server): " + last[0])
             self.servers.append((script, d))
-            values = {}
-            with open(os.path.join(d, "env")) as f:
-                for line in f:
-                    k, _, v = line.strip().partition("=")
-                    values[k] = v.strip("'\"")
+            # RGW listens on free ports picked at its start, recorded in DIR/env.
+            values = self.read_env_file(os.path.join(d, "env"))
             endpoint = values["RGW_ENDPOINT"]
             key, secret = values["RGW_ACCESS_KEY"], values["RGW_SECRET_KEY"]
         # The bucket, signed by curl (SigV4, path style; RGW wants the payload hash header).
@@ -319,18 +316,21 @@ class Bench:
         r = run(["bash", script, "start", d], self.env, check=False)
         if r["rc"] != 0:
             last = r["err"].strip().splitlines()[-1:] or ["exit %d" % r["rc"]]
-            return None, ("%s start failed (ports taken by another run? then point "
-                          "STATESTORE_BENCH_%s_URI at a running server): %s"
-                          % (script_name, kind.upper(), last[0]))
+            return None, ("%s start failed (or point STATESTORE_BENCH_%s_URI at a running "
+                          "server): %s" % (script_name, kind.upper(), last[0]))
         self.servers.append((script, d))
-        # DIR/env holds shell assignments (printf %q): let the shell read them.
-        dump = run(["bash", "-c", 'set -a; . "$1"; env -0', "_", os.path.join(d, "env")],
+        # The server's endpoints (on free ports picked at its start) are in DIR/env.
+        return self.read_env_file(os.path.join(d, "env")), None
+
+    @staticmethod
+    def read_env_file(path):
+        """The variables of a DIR/env file: shell assignments (printf %q), so the shell reads them."""
+        dump = run(["bash", "-c", 'set -a; . "$1"; env -0', "_", path],
                    {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        values = dict(item.split("=", 1) for item in dump["out"].split("\0") if "=" in item)
-        return values, None
+        return dict(item.split("=", 1) for item in dump["out"].split("\0") if "=" in item)
 
     def start_azure(self):
-        """Azurite (tests/servers/azurite.sh: HTTP on 10000, container statestore-ci)."""
+        """Azurite (tests/servers/azurite.sh: HTTP, container statestore-ci)."""
         values, reason = self.start_script_server("azure", "azurite.sh")
         if reason:
             return reason
@@ -342,7 +342,7 @@ class Bench:
 
     def start_gcs(self):
         """The firebase storage emulator behind the precondition proxy (tests/servers/gcs.sh:
-        port 9200, TEST SUPPORT that enforces ifGenerationMatch as GCS does)."""
+        GCS_PROXY, TEST SUPPORT that enforces ifGenerationMatch as GCS does)."""
         values, reason = self.start_script_server("gs", "gcs.sh")
         if reason:
             return reason

@@ -12,7 +12,9 @@ concurrencies=${3:-1,8,64,256}
 fixture=$(mktemp -d)
 trap '"$root/tests/s3/fixture.sh" stop "$fixture/s3" >/dev/null 2>&1 || true; rm -rf "$fixture"' EXIT
 "$root/tests/s3/fixture.sh" start "$fixture/s3" >/dev/null
+# shellcheck disable=SC1091
+. "$fixture/s3/env" # S3_ENDPOINT: RGW on a free port picked at its start
 echo
 env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=AKTEST AWS_SECRET_ACCESS_KEY=SKTEST \
   AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent \
-  "$build/bench/bench_s3_throughput" http://127.0.0.1:7480 statestore-ci "$writes" "$concurrencies"
+  "$build/bench/bench_s3_throughput" "$S3_ENDPOINT" statestore-ci "$writes" "$concurrencies"

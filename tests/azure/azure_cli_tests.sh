@@ -11,7 +11,12 @@ srv=${2:?azurite server dir}
 here=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 token_pid=""
-cleanup() { [ -n "$token_pid" ] && kill "$token_pid" 2>/dev/null; rm -rf "$WORK"; }
+relay_pid=""
+cleanup() {
+  [ -n "$token_pid" ] && kill "$token_pid" 2>/dev/null
+  [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 . "$here/../cli/lib.sh"
 . "$srv/env"
@@ -73,9 +78,30 @@ run "no credentials" 1 "$bin" --uri "azure://$c/$p" state list
 has "Meltano's message" "$err" "Azure state backend requires a connection string or an account URL to use host credentials"
 
 # --- AZURE_STORAGE_CONNECTION_STRING fallback, UseDevelopmentStorage=true ---
-run "UseDevelopmentStorage via AZURE_STORAGE_CONNECTION_STRING" 0 \
-  env AZURE_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true "$bin" --uri "azure://$c/$p" state get sdk-written
-equals "fallback reads the state" "$out" '{"singer_state":{"from":"sdk"}}'
+# UseDevelopmentStorage=true means http://127.0.0.1:10000 (as in every Azure SDK), a port this
+# machine may give to something else and that our Azurite does not take. So this case runs in a
+# network namespace of its own (unshare), whose 127.0.0.1:10000 is a relay (test support) that
+# reaches our Azurite through a Unix socket: a socket file works across network namespaces.
+relay=$here/../s3/tcp_relay.py
+in_netns() { # CMD...: CMD in a fresh network namespace where 127.0.0.1:10000 leads to our Azurite
+  unshare -rn bash -c '
+    python3 "$1" lo-up || exit 97
+    python3 "$2" 10000 "unix:$3" & relay=$!
+    for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break; sleep 0.05; done
+    shift 3; "$@"; rc=$?
+    kill "$relay"; exit $rc' _ "$here/../servers/ports.py" "$relay" "$WORK/azurite.sock" "$@"
+}
+if unshare -rn true 2>/dev/null; then
+  python3 "$relay" "unix:$WORK/azurite.sock" 127.0.0.1 "$AZURITE_HTTP_PORT" &
+  relay_pid=$!
+  for _ in $(seq 1 100); do [ -S "$WORK/azurite.sock" ] && break; sleep 0.05; done
+  run "UseDevelopmentStorage via AZURE_STORAGE_CONNECTION_STRING" 0 in_netns \
+    env AZURE_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true "$bin" --uri "azure://$c/$p" state get sdk-written
+  equals "fallback reads the state" "$out" '{"singer_state":{"from":"sdk"}}'
+  kill "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null; relay_pid=""
+else
+  fail "UseDevelopmentStorage=true: needs a network namespace (unshare -rn) to own 127.0.0.1:10000"
+fi
 
 # --- malformed connection string: clear error, no key ---
 run "malformed connection string" 1 env MELTANO_STATE_BACKEND_AZURE_CONNECTION_STRING="AccountName=devstoreaccount1;AccountKey=${key:0:30}*" \
@@ -85,12 +111,12 @@ hasnt "malformed: no key" "$err" "${key:0:20}"
 
 # --- SAS token in storage_account_url ---
 sas=$(sdk sas "$c")
-run "SAS in storage_account_url" 0 env MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL="http://127.0.0.1:10000/devstoreaccount1?$sas" \
+run "SAS in storage_account_url" 0 env MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL="$AZURITE_BLOB_ENDPOINT?$sas" \
   "$bin" --uri "azure://$c/$p" state set --force via-sas '{"singer_state": {"sas": 1}}'
 run "SAS read back" 0 az state get via-sas
 equals "SAS write landed" "$out" '{"singer_state":{"sas":1}}'
 sig=$(sed -n 's/.*sig=\([^&]*\).*/\1/p' <<<"$sas")
-run "SAS: bad signature refused" 1 env MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL="http://127.0.0.1:10000/devstoreaccount1?${sas/sig=$sig/sig=AAAA$sig}" \
+run "SAS: bad signature refused" 1 env MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL="$AZURITE_BLOB_ENDPOINT?${sas/sig=$sig/sig=AAAA$sig}" \
   "$bin" --uri "azure://$c/$p" state get via-sas
 has "SAS: auth error" "$err" "refused authentication"
 hasnt "SAS: token not printed" "$err" "$sig"
@@ -112,7 +138,7 @@ token_pid=$!
 for _ in $(seq 1 100); do [ -s "$WORK/token-port" ] && break; sleep 0.05; done
 authority="http://127.0.0.1:$(cat "$WORK/token-port")"
 aad() { env STATESTORE_AZURE_CA_FILE="$AZURITE_CA_FILE" AZURE_AUTHORITY_HOST="$authority" AZURE_TENANT_ID=tenant-1 \
-  AZURE_CLIENT_ID=client-1 MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL="https://127.0.0.1:10003/devstoreaccount1" \
+  AZURE_CLIENT_ID=client-1 MELTANO_STATE_BACKEND_AZURE_STORAGE_ACCOUNT_URL="$AZURITE_TLS_BLOB_ENDPOINT" \
   "$@"; }
 run "Azure AD token: set" 0 aad AZURE_CLIENT_SECRET=s3cr3t-client "$bin" --uri "azure://$c/$p" state set --force aad '{"singer_state": {"aad": 1}}'
 run "Azure AD token: get" 0 aad AZURE_CLIENT_SECRET=s3cr3t-client "$bin" --uri "azure://$c/$p" state get aad

@@ -23,7 +23,11 @@ StorageRulesRuntime.prototype.stop = async function () {};
 const { StorageEmulator } = require(path.join(tools, 'storage'));
 const { EmulatorRegistry } = require(path.join(tools, 'registry'));
 
-const port = +(process.argv[2] || 9199);
+const port = +process.argv[2];
+if (!(port > 0)) {
+  console.error('usage: emulator.js PORT [HOST] (tests/servers/gcs.sh picks a free PORT)');
+  process.exit(2);
+}
 const host = process.argv[3] || '127.0.0.1';
 const emu = new StorageEmulator({ projectId: 'demo-test', host, port, rules: undefined, auto_download: false });
 emu._rulesManager = { start: async () => {}, stop: async () => {}, getRuleset: () => undefined, close: async () => {} };

@@ -29,8 +29,12 @@
 const http = require('http');
 const tokens = require('./tokens');
 
-const listenPort = +(process.argv[2] || 9200);
-const upstreamPort = +(process.argv[3] || 9199);
+const listenPort = +process.argv[2];
+const upstreamPort = +process.argv[3];
+if (!(listenPort > 0 && upstreamPort > 0)) {
+  console.error('usage: precondition-proxy.js LISTEN_PORT UPSTREAM_PORT (tests/servers/gcs.sh picks them)');
+  process.exit(2);
+}
 const secret = process.env.TOKEN_SECRET || '';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 const stats = { bearer_ok: 0, unauthorized: 0, precondition_failed: 0 };

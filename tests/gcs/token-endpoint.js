@@ -17,7 +17,11 @@ const fs = require('fs');
 const crypto = require('crypto');
 const tokens = require('./tokens');
 
-const port = +(process.argv[2] || 9201);
+const port = +process.argv[2];
+if (!(port > 0)) {
+  console.error('usage: token-endpoint.js PORT (tests/servers/gcs.sh picks a free PORT)');
+  process.exit(2);
+}
 const secret = process.env.TOKEN_SECRET;
 const ttl = +(process.env.TOKEN_TTL || 2);
 const publicKey = crypto.createPublicKey(fs.readFileSync(process.env.SA_PUBLIC_KEY));

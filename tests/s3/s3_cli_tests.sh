@@ -28,9 +28,13 @@ unset AWS_CA_BUNDLE SSL_CERT_FILE AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCES
       MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY \
       MELTANO_STATE_BACKEND_S3_ENDPOINT_URL STATESTORE_S3_CA_FILE
 export AWS_SHARED_CREDENTIALS_FILE=$WORK/no-credentials AWS_CONFIG_FILE=$WORK/no-config
-EP=http://127.0.0.1:7480
-TLS_EP=https://127.0.0.1:7443
-CA=$FIX/ca/ca.pem
+# Endpoints as the fixture recorded them (RGW listens on free ports picked at its start).
+# shellcheck disable=SC1091
+. "$FIX/env"
+EP=$S3_ENDPOINT
+TLS_EP=$S3_TLS_ENDPOINT
+CA=$S3_CA_FILE
+EP_PORT=${EP##*:}
 export MELTANO_STATE_BACKEND_S3_ENDPOINT_URL=$EP STATESTORE_S3_PROBE_PRECONDITIONS=0
 export MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS=0.05
 RUN=run$RANDOM$RANDOM
@@ -122,7 +126,7 @@ equals "said once" "$(grep -c "ignores If-Match" <<<"$err")" "1"
 # says that its locks cannot be atomic on that server.
 S3RVER=${STATESTORE_CACHE:-$HOME/.cache/statestore}/s3rver/node_modules/.bin/s3rver
 if [ -x "$S3RVER" ]; then
-  s3rver_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  s3rver_port=$(python3 "$here/../servers/ports.py" free 1)
   mkdir -p "$WORK/s3rver"
   NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$WORK/s3rver" -a 127.0.0.1 -p "$s3rver_port" \
     --silent --configure-bucket lax >/dev/null 2>&1 &
@@ -145,7 +149,7 @@ fi
 # --- failures: clear, no secret, nothing lost --------------------------------------------
 run "wrong secret" 1 "$S" --uri "s3://AKTEST:Wrong-Secret-42@$B/$RUN/state" state get dev:tap-a-to-target-b
 has "names the error" "$err" "SignatureDoesNotMatch"
-has "names the endpoint" "$err" "127.0.0.1:7480"
+has "names the endpoint" "$err" "${EP#http://}"
 has "names the bucket" "$err" "$B"
 hasnt "secret nowhere" "$err$out" "Wrong-Secret-42"
 run "wrong secret on set" 1 "$S" --uri "s3://AKTEST:Wrong-Secret-42@$B/$RUN/state" state set --force \
@@ -164,8 +168,8 @@ run "trusted CA via AWS_CA_BUNDLE" 0 env MELTANO_STATE_BACKEND_S3_ENDPOINT_URL=$
 
 # --- the server goes away ---------------------------------------------------------------
 # A relay on a free port forwards to RGW; killing it is, for the client, the server stopping.
-relay_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$here/tcp_relay.py" "$relay_port" 127.0.0.1 7480 &
+relay_port=$(python3 "$here/../servers/ports.py" free 1)
+python3 "$here/tcp_relay.py" "$relay_port" 127.0.0.1 "$EP_PORT" &
 relay_pid=$!
 for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break
@@ -194,7 +198,7 @@ for i in $(seq 1 200); do
   mkdir -p "$WORK/src/id-$i"
   printf '{"completed": {"singer_state": {"n": %d}}, "partial": {}}' "$i" >"$WORK/src/id-$i/state.json"
 done
-python3 "$here/tcp_relay.py" "$relay_port" 127.0.0.1 7480 &
+python3 "$here/tcp_relay.py" "$relay_port" 127.0.0.1 "$EP_PORT" &
 relay_pid=$!
 for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break

@@ -6,22 +6,22 @@
 #   tests/servers/azurite.sh install     npm-install azurite and @azure/storage-blob into
 #                                        ${STATESTORE_CACHE:-$HOME/.cache/statestore}/{azurite,azure-sdk}
 #                                        (outside the clone; a fast no-op once present)
-#   tests/servers/azurite.sh start DIR   make a test CA in DIR/ca, start Azurite over HTTP on
-#                                        127.0.0.1:10000 and over HTTPS on 127.0.0.1:10003 (certificate
-#                                        signed by that CA; Azure AD bearer tokens accepted there with
-#                                        --oauth basic), create the container "statestore-ci" on both
+#   tests/servers/azurite.sh start DIR   make a test CA in DIR/ca, start Azurite over HTTP and over
+#                                        HTTPS on free ports of 127.0.0.1 (certificate signed by that
+#                                        CA; Azure AD bearer tokens accepted there with --oauth
+#                                        basic), create the container "statestore-ci" on both
 #   tests/servers/azurite.sh stop DIR    stop what `start DIR` started (by PID), remove DIR
 #
 # Account: Azurite's well-known devstoreaccount1 (its key is public and opens only the emulator).
 # After `start`, DIR/env holds AZURITE_CONNECTION_STRING, AZURITE_TLS_CONNECTION_STRING,
-# AZURITE_CA_FILE, AZURITE_CONTAINER and AZURE_SDK_NODE_PATH for a test to source.
-# Ports are fixed: one instance pair per machine at a time (CTest RESOURCE_LOCK azurite_ports).
+# AZURITE_BLOB_ENDPOINT, AZURITE_TLS_BLOB_ENDPOINT (http(s)://127.0.0.1:PORT/devstoreaccount1),
+# AZURITE_HTTP_PORT, AZURITE_HTTPS_PORT, AZURITE_CA_FILE, AZURITE_CONTAINER and
+# AZURE_SDK_NODE_PATH for a test to source. Never Azurite's default ports (10000, 10003): any
+# number of instances can run at once, beside someone else's Azurite.
 set -euo pipefail
 
 AZURITE_VERSION=3.37.0
 SDK_VERSION=12.32.0 # the newest @azure/storage-blob that runs on Node 20
-HTTP_PORT=10000
-HTTPS_PORT=10003
 CONTAINER=statestore-ci
 ACCOUNT=devstoreaccount1
 KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
@@ -74,10 +74,11 @@ start_ok=0
 start_cleanup() {
   [ "$start_ok" -eq 1 ] && return 0
   [ -n "$D" ] || exit 1
-  log "start: failed; log tails follow, then stopping what was started"
-  print_log_tails "$D"/*.log
+  local rc=1
+  port_race "$D" "$D"/*.log "$HTTP_PORT" "$HTTPS_PORT" && rc=$PORT_RACE
+  [ "$rc" -eq "$PORT_RACE" ] || { log "start: failed; log tails follow, then stopping what was started"; print_log_tails "$D"/*.log; }
   stop_servers "$D" || true
-  exit 1
+  exit "$rc"
 }
 
 launch() { # NAME PORT [extra azurite args...]
@@ -89,17 +90,18 @@ launch() { # NAME PORT [extra azurite args...]
      --loose "$@" </dev/null >>"$D/$name.log" 2>&1) &
   pid=$!
   echo "$name $pid" >>"$D/pids"
+  started "$pid" "$D" || die "start: $name exited at once (see $D/$name.log)"
 }
 
-wait_ready() { # NAME URL [curl args]
-  local name=$1 url=$2 i code pid
-  shift 2
+wait_ready() { # NAME PORT URL [curl args]
+  local name=$1 port=$2 url=$3 i code pid
+  shift 3
   pid=$(awk -v n="$name" '$1 == n {print $2}' "$D/pids")
   for ((i = 0; i < 240; i++)); do
     is_ours "$pid" "$D" || die "start: $name exited (see $D/$name.log)"
-    # Unauthenticated: 403 once it is up (000 before).
+    # Unauthenticated: 403 once it is up (000 before); and from our process, not another one.
     code=$(lcurl -s -o /dev/null -m 3 -w '%{http_code}' "$@" "$url" || true)
-    [ "$code" = 403 ] && return 0
+    [ "$code" = 403 ] && listens "$pid" "$port" && return 0
     sleep 0.25
   done
   die "start: $name not ready after 60 s"
@@ -108,8 +110,13 @@ wait_ready() { # NAME URL [curl args]
 cmd_start() {
   local dir=${1:?usage: azurite.sh start DIR}
   [ -x "$az_dir/node_modules/.bin/azurite-blob" ] || die "start: azurite is not installed; run: $self install"
-  D=$(readlink -m "$dir")
-  claim_dir "$D" "$HTTP_PORT" "$HTTPS_PORT"
+  start_with_retries _start_attempt "$(readlink -m "$dir")"
+}
+
+HTTP_PORT="" HTTPS_PORT=""
+cmd_start_attempt() {
+  D=$1
+  claim_dir "$D"
   rm -rf "$D"
   mkdir -p "$D"
   touch "$D/$MARKER" "$D/pids"
@@ -117,13 +124,15 @@ cmd_start() {
   trap 'exit 1' INT TERM HUP
 
   bash "$here/make-test-ca.sh" "$D/ca" >/dev/null
+  { read -r HTTP_PORT; read -r HTTPS_PORT; } < <(free_ports 2)
   launch http "$HTTP_PORT"
   launch https "$HTTPS_PORT" --cert "$D/ca/server.pem" --key "$D/ca/server.key" --oauth basic
-  wait_ready http "http://127.0.0.1:$HTTP_PORT/$ACCOUNT?comp=list"
-  wait_ready https "https://127.0.0.1:$HTTPS_PORT/$ACCOUNT?comp=list" --cacert "$D/ca/ca.pem"
+  wait_ready http "$HTTP_PORT" "http://127.0.0.1:$HTTP_PORT/$ACCOUNT?comp=list"
+  wait_ready https "$HTTPS_PORT" "https://127.0.0.1:$HTTPS_PORT/$ACCOUNT?comp=list" --cacert "$D/ca/ca.pem"
 
-  local conn="DefaultEndpointsProtocol=http;AccountName=$ACCOUNT;AccountKey=$KEY;BlobEndpoint=http://127.0.0.1:$HTTP_PORT/$ACCOUNT;"
-  local tconn="DefaultEndpointsProtocol=https;AccountName=$ACCOUNT;AccountKey=$KEY;BlobEndpoint=https://127.0.0.1:$HTTPS_PORT/$ACCOUNT;"
+  local ep="http://127.0.0.1:$HTTP_PORT/$ACCOUNT" tep="https://127.0.0.1:$HTTPS_PORT/$ACCOUNT"
+  local conn="DefaultEndpointsProtocol=http;AccountName=$ACCOUNT;AccountKey=$KEY;BlobEndpoint=$ep;"
+  local tconn="DefaultEndpointsProtocol=https;AccountName=$ACCOUNT;AccountKey=$KEY;BlobEndpoint=$tep;"
   AZ_CONN=$conn NODE_PATH="$sdk_dir/node_modules" node "$root/tests/azure/sdk.js" create-container "$CONTAINER" ||
     die "start: could not create container $CONTAINER over http"
   AZ_CONN=$tconn NODE_EXTRA_CA_CERTS="$D/ca/ca.pem" NODE_PATH="$sdk_dir/node_modules" \
@@ -132,6 +141,10 @@ cmd_start() {
   {
     printf 'AZURITE_CONNECTION_STRING=%q\n' "$conn"
     printf 'AZURITE_TLS_CONNECTION_STRING=%q\n' "$tconn"
+    printf 'AZURITE_BLOB_ENDPOINT=%q\n' "$ep"
+    printf 'AZURITE_TLS_BLOB_ENDPOINT=%q\n' "$tep"
+    printf 'AZURITE_HTTP_PORT=%q\n' "$HTTP_PORT"
+    printf 'AZURITE_HTTPS_PORT=%q\n' "$HTTPS_PORT"
     printf 'AZURITE_CA_FILE=%q\n' "$D/ca/ca.pem"
     printf 'AZURITE_CONTAINER=%q\n' "$CONTAINER"
     printf 'AZURE_SDK_NODE_PATH=%q\n' "$sdk_dir/node_modules"
@@ -144,6 +157,7 @@ cmd_start() {
 case ${1:-} in
   install) shift; cmd_install "$@" ;;
   start) shift; cmd_start "$@" ;;
+  _start_attempt) shift; cmd_start_attempt "$@" ;; # internal: one try with freshly picked ports
   stop) shift; cmd_stop "$@" ;;
   *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
 esac

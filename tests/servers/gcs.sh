@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Google Cloud Storage for tests, all on 127.0.0.1 (see ../shared/spec/emulators.md, GCS):
-#   9199  the firebase-tools storage emulator (GCS JSON API), started from tests/gcs/emulator.js
-#         without Java; it ignores ifGenerationMatch and Authorization;
-#   9200  TEST SUPPORT: tests/gcs/precondition-proxy.js in front of it, which enforces
-#         ifGenerationMatch (and bearer tokens) as real GCS does. Tests go through this port;
-#   9201  TEST SUPPORT: tests/gcs/token-endpoint.js, an OAuth token endpoint that verifies RS256
-#         JWT assertions with the test service account's public key and issues 2-second tokens.
+# Google Cloud Storage for tests, all on 127.0.0.1, each on a free port picked at start (never the
+# emulator's default 9199; see ../shared/spec/emulators.md, GCS):
+#   GCS_EMULATOR    the firebase-tools storage emulator (GCS JSON API), started from
+#                   tests/gcs/emulator.js without Java; it ignores ifGenerationMatch and
+#                   Authorization;
+#   GCS_PROXY       TEST SUPPORT: tests/gcs/precondition-proxy.js in front of it, which enforces
+#                   ifGenerationMatch (and bearer tokens) as real GCS does. Tests go through it;
+#   GCS_TOKEN_URI   TEST SUPPORT: tests/gcs/token-endpoint.js, an OAuth token endpoint that
+#                   verifies RS256 JWT assertions with the test service account's public key and
+#                   issues 2-second tokens.
 #
 #   tests/servers/gcs.sh install       npm packages into ${STATESTORE_CACHE:-~/.cache/statestore}/gcs
 #                                      (firebase-tools, @google-cloud/storage; idempotent, fast no-op)
@@ -13,14 +16,12 @@
 #   tests/servers/gcs.sh stop DIR      stop what `start DIR` started (by PID), remove DIR
 #
 # DIR/env (shell assignments): GCS_EMULATOR, GCS_PROXY, GCS_TOKEN_URI, GCS_TOKEN_STATS,
-# GCS_PROXY_STATS, GCS_SA_FILE (a service account whose token_uri is the local endpoint),
+# GCS_PROXY_STATS, GCS_EMULATOR_PORT, GCS_PROXY_PORT, GCS_TOKEN_PORT, GCS_SA_FILE (a service account whose token_uri is the local endpoint),
 # GCS_SA_WRONG_KEY_FILE (same account, a key the endpoint rejects), GCS_AU_FILE (authorized_user),
 # GCS_NODE_MODULES. Keys are generated afresh by every `start` (openssl), never committed.
 set -euo pipefail
 
-EMU_PORT=9199
-PROXY_PORT=9200
-TOKEN_PORT=9201
+EMU_PORT="" PROXY_PORT="" TOKEN_PORT=""
 FIREBASE_TOOLS=firebase-tools@15.34.2
 GCS_SDK=@google-cloud/storage@7.22.0
 MARKER=.gcs-test-dir
@@ -72,10 +73,11 @@ start_ok=0
 start_cleanup() {
   [ "$start_ok" -eq 1 ] && return 0
   [ -n "$D" ] || exit 1
-  log "start: failed; log tails follow"
-  print_log_tails "$D"/log/*
+  local rc=1
+  port_race "$D" "$D"/log/* $EMU_PORT $PROXY_PORT $TOKEN_PORT && rc=$PORT_RACE
+  [ "$rc" -eq "$PORT_RACE" ] || { log "start: failed; log tails follow"; print_log_tails "$D"/log/*; }
   stop_servers "$D" || true
-  exit 1
+  exit "$rc"
 }
 
 launch() { # NAME SCRIPT ARGS...: node SCRIPT ARGS --dir=DIR in its own session, PID recorded
@@ -84,15 +86,18 @@ launch() { # NAME SCRIPT ARGS...: node SCRIPT ARGS --dir=DIR in its own session,
   setsid node "$scripts/$script" "$@" "--dir=$D" </dev/null >>"$D/log/$name.out" 2>&1 &
   pid=$!
   echo "$name $pid" >>"$D/pids"
+  started "$pid" "$D" || die "start: $name exited at once (see $D/log/$name.out)"
 }
 
-wait_http() { # SECONDS URL WHAT
-  local i
+wait_http() { # SECONDS NAME PORT URL WHAT: URL answers 200, served by the process launched as NAME
+  local i pid
+  pid=$(awk -v n="$2" '$1 == n {print $2}' "$D/pids")
   for ((i = 0; i < $1 * 4; i++)); do
-    [ "$(lcurl -s -o /dev/null -m 2 -w '%{http_code}' "$2" || true)" = 200 ] && return 0
+    is_ours "$pid" "$D" || die "start: $5 exited (see $D/log/$2.out)"
+    [ "$(lcurl -s -o /dev/null -m 2 -w '%{http_code}' "$4" || true)" = 200 ] && listens "$pid" "$3" && return 0
     sleep 0.25
   done
-  die "start: timed out after $1 s waiting for $3"
+  die "start: timed out after $1 s waiting for $5"
 }
 
 write_service_account() { # FILE KEYFILE
@@ -110,12 +115,18 @@ write_service_account() { # FILE KEYFILE
 cmd_start() {
   local dir=${1:?usage: gcs.sh start DIR}
   [ -f "$cache/node_modules/firebase-tools/package.json" ] || die "start: not installed; run: $self install"
-  D=$(readlink -m "$dir")
-  claim_dir "$D" "$EMU_PORT" "$PROXY_PORT" "$TOKEN_PORT"
+  start_with_retries _start_attempt "$(readlink -m "$dir")"
+}
+
+cmd_start_attempt() {
+  D=$1
+  claim_dir "$D"
   rm -rf "$D"
   mkdir -p "$D/log" "$D/tmp"
   touch "$D/$MARKER"
   trap start_cleanup EXIT
+  trap 'exit 1' INT TERM HUP
+  { read -r EMU_PORT; read -r PROXY_PORT; read -r TOKEN_PORT; } < <(free_ports 3)
 
   # Test credentials: a fresh RSA key for the service account, and another one the token
   # endpoint does not know.
@@ -138,27 +149,33 @@ cmd_start() {
     AU_CLIENT_ID=statestore-test.apps.googleusercontent.com AU_CLIENT_SECRET=$au_secret \
     AU_REFRESH_TOKEN=$au_refresh TOKEN_TTL=${GCS_TOKEN_TTL:-2} \
     launch token token-endpoint.js $TOKEN_PORT
-  wait_http 60 "http://127.0.0.1:$EMU_PORT/b" "the emulator"
-  wait_http 20 "http://127.0.0.1:$PROXY_PORT/__stats" "the precondition proxy"
-  wait_http 20 "http://127.0.0.1:$TOKEN_PORT/stats" "the token endpoint"
+  wait_http 60 emulator "$EMU_PORT" "http://127.0.0.1:$EMU_PORT/b" "the emulator"
+  wait_http 20 proxy "$PROXY_PORT" "http://127.0.0.1:$PROXY_PORT/__stats" "the precondition proxy"
+  wait_http 20 token "$TOKEN_PORT" "http://127.0.0.1:$TOKEN_PORT/stats" "the token endpoint"
   cat >"$D/env" <<ENV
 GCS_EMULATOR=http://127.0.0.1:$EMU_PORT
 GCS_PROXY=http://127.0.0.1:$PROXY_PORT
 GCS_PROXY_STATS=http://127.0.0.1:$PROXY_PORT/__stats
 GCS_TOKEN_URI=http://127.0.0.1:$TOKEN_PORT/token
 GCS_TOKEN_STATS=http://127.0.0.1:$TOKEN_PORT/stats
+GCS_EMULATOR_PORT=$EMU_PORT
+GCS_PROXY_PORT=$PROXY_PORT
+GCS_TOKEN_PORT=$TOKEN_PORT
 GCS_SA_FILE=$D/sa.json
 GCS_SA_WRONG_KEY_FILE=$D/sa-wrong-key.json
 GCS_AU_FILE=$D/authorized-user.json
 GCS_NODE_MODULES=$cache/node_modules
 ENV
   start_ok=1
+  trap - EXIT INT TERM HUP
   log "start: emulator :$EMU_PORT, precondition proxy :$PROXY_PORT, token endpoint :$TOKEN_PORT"
+  echo "GCS ready: emulator http://127.0.0.1:$EMU_PORT, proxy http://127.0.0.1:$PROXY_PORT, token endpoint http://127.0.0.1:$TOKEN_PORT/token"
 }
 
 case ${1:-} in
   install) cmd_install ;;
   start) shift; cmd_start "$@" ;;
+  _start_attempt) shift; cmd_start_attempt "$@" ;; # internal: one try with freshly picked ports
   stop) shift; cmd_stop "$@" ;;
   *) die "usage: gcs.sh install | start DIR | stop DIR" ;;
 esac

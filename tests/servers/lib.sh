@@ -1,11 +1,17 @@
 # Shared by the test-server scripts (rgw.sh, azurite.sh, gcs.sh): sourced, never run.
 #
-# The sourcing script sets SERVER_NAME (its name in messages) and MARKER (the file that says
-# "this directory was made by me") before sourcing, and defines
+# The sourcing script sets SERVER_NAME (its name in messages), MARKER (the file that says
+# "this directory was made by me") and self (its own path) before sourcing, and defines
 #   is_ours PID DIR   whether PID is a process it started for DIR (each server recognises its
 #                     own processes differently; all of them guard against PID reuse)
 #   stop_servers DIR  stops what DIR/pids records, in the order that server needs
 # Only processes recorded in DIR/pids and recognised by is_ours are ever signalled.
+#
+# Ports: no server binds a fixed port (the machine may run its own Azurite, Ceph or emulator, or
+# a second clone's tests at the same time). `start` picks free ones (free_ports), records them in
+# DIR/env with the endpoints, and counts a server as ready only once the process it launched
+# holds its port (listens). A port can still be taken by someone else between the pick and the
+# bind: then that attempt fails with PORT_RACE and start_with_retries tries again with new ports.
 
 log() { echo "$SERVER_NAME: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -15,6 +21,65 @@ lcurl() { curl --noproxy '*' "$@"; }
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+ports_py=$(dirname "${BASH_SOURCE[0]}")/ports.py
+# free_ports N: N distinct ports nobody listens on now (see ports.py for where they come from).
+free_ports() { python3 "$ports_py" free "$1"; }
+# listens PID PORT: process PID holds a listening socket on PORT (so it, not some other server
+# that took the port first, is what answers there).
+listens() { python3 "$ports_py" listens "$1" "$2"; }
+
+PORT_RACE=75
+# port_race DIR LOG... PORT...: whether a failed attempt failed because one of its ports was
+# taken: a log says so, or something that is none of DIR's recorded processes listens on one.
+# Arguments that are numbers are ports; the others are log files.
+port_race() {
+  local dir=$1 a name pid mine
+  shift
+  for a in "$@"; do
+    if [[ "$a" =~ ^[0-9]+$ ]]; then
+      port_open "$a" || continue
+      mine=0
+      if [ -f "$dir/pids" ]; then
+        while read -r name pid; do
+          [[ "$pid" =~ ^[0-9]+$ ]] && listens "$pid" "$a" && { mine=1; break; }
+        done <"$dir/pids"
+      fi
+      [ "$mine" -eq 1 ] || return 0
+    elif [ -f "$a" ] && grep -qiE 'EADDRINUSE|address already in use' "$a"; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+# start_with_retries CMD ARGS...: runs `bash $self CMD ARGS` (one start attempt, which exits
+# PORT_RACE when it lost a port to another process) up to three times.
+start_with_retries() {
+  local i rc
+  for i in 1 2 3; do
+    rc=0
+    bash "$self" "$@" || rc=$?
+    [ "$rc" -eq "$PORT_RACE" ] || return "$rc"
+    log "start: another process took a port between the pick and the bind (attempt $i of 3)"
+  done
+  die "start: lost the race for free ports three times"
+}
+
+# started PID DIR: waits (at most 10 s) until the process just launched in the background as PID
+# is recognised by is_ours. Between fork and exec it is still a copy of the launching shell, and
+# on a loaded machine that lasted long enough for a check right after launch to call it gone.
+# Fails if it exits first.
+started() {
+  local i st
+  for ((i = 0; i < 100; i++)); do
+    is_ours "$1" "$2" && return 0
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+    [ -n "$st" ] && [ "$st" != Z ] || return 1
+    sleep 0.1
+  done
+  return 1
+}
 
 # stop_pid NAME PID DIR GRACE_SECONDS: SIGTERM, wait (bounded), then SIGKILL, wait (bounded).
 # Returns 1 only if the process survived both.
@@ -49,12 +114,11 @@ stop_recorded() {
   return $rc
 }
 
-# claim_dir DIR PORT...: checks that `start DIR` may use DIR and the ports: DIR is absent, empty,
-# or made by this script with none of its recorded processes still running (a previous server
-# must be stopped, never silently replaced); no port is taken. Wiping DIR is the caller's job.
+# claim_dir DIR: checks that `start DIR` may use DIR: it is absent, empty, or made by this script
+# with none of its recorded processes still running (a previous server must be stopped, never
+# silently replaced). Wiping DIR is the caller's job.
 claim_dir() {
-  local dir=$1 name pid p
-  shift
+  local dir=$1 name pid
   if [ -e "$dir" ]; then
     [ -d "$dir" ] || die "start: $dir exists and is not a directory"
     if [ -n "$(ls -A "$dir")" ]; then
@@ -67,9 +131,6 @@ claim_dir() {
       fi
     fi
   fi
-  for p in "$@"; do
-    port_open "$p" && die "start: 127.0.0.1:$p is already in use (another $SERVER_NAME server? stop it first)"
-  done
   return 0
 }
 

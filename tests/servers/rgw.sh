@@ -4,21 +4,21 @@
 # `If-None-Match: *`, which the lighter emulators do not (see ../shared/spec/emulators.md).
 #
 #   tests/servers/rgw.sh install                      install radosgw ceph-mon ceph-osd (idempotent)
-#   tests/servers/rgw.sh start DIR [--tls CERT KEY]   start a cluster in DIR; HTTP on 127.0.0.1:7480,
-#                                                     HTTPS on 127.0.0.1:7443 with --tls
+#   tests/servers/rgw.sh start DIR [--tls CERT KEY]   start a cluster in DIR; HTTP (and HTTPS with
+#                                                     --tls) on free ports of 127.0.0.1
 #   tests/servers/rgw.sh stop DIR                     stop what `start DIR` started, remove DIR
 #   tests/servers/rgw.sh selftest                     install, start, S3 round trip, stop (< 3 min)
 #
 # Credentials: RGW_ACCESS_KEY / RGW_SECRET_KEY (test-only defaults AKTEST / SKTEST); region
 # us-east-1, path-style addressing. After `start`, DIR/env holds shell assignments of RGW_ENDPOINT,
-# RGW_TLS_ENDPOINT (with --tls), RGW_ACCESS_KEY and RGW_SECRET_KEY for a test to source.
-# The ports are fixed (mon 6789, osd 6800+, rgw 7480/7443): one cluster per machine at a time, so
-# tests that use it must not run concurrently (e.g. a CTest RESOURCE_LOCK).
+# RGW_TLS_ENDPOINT (with --tls), RGW_HTTP_PORT, RGW_HTTPS_PORT, RGW_MON_PORT, RGW_ACCESS_KEY and
+# RGW_SECRET_KEY for a test to source.
+# No fixed port: the monitor (v1 only, no msgr2 on 3300) and radosgw's listeners take free ports
+# picked at start, never Ceph's defaults (6789, 7480); the OSD takes the first free ones of
+# Ceph's 6800+ range itself. Clusters in different DIRs run side by side, and beside a real Ceph.
 set -euo pipefail
 
-HTTP_PORT=7480
-HTTPS_PORT=7443
-MON_PORT=6789
+HTTP_PORT="" HTTPS_PORT="" MON_PORT=""
 PACKAGES=(radosgw ceph-mon ceph-osd)
 # A marker that says "this directory was made by rgw.sh": `start` only wipes, and `stop` only
 # removes, a directory carrying it, so a wrong argument cannot delete someone's files.
@@ -118,19 +118,22 @@ stop_servers() {
 # ---------------------------------------------------------------------------------------------
 # start
 # ---------------------------------------------------------------------------------------------
-C=""            # the cluster directory (absolute), set by cmd_start
+C=""            # the cluster directory (absolute), set by cmd_start_attempt
 start_ok=0
 
 # On any failure (or interruption) of `start`: show why, and leave no daemon running. DIR itself
 # is kept so its logs can be read; `stop DIR` removes it.
 start_cleanup() {
-  local rc=$?
+  local rc=1
   [ "$start_ok" -eq 1 ] && return 0
   [ -n "$C" ] || exit 1
-  log "start: failed; logs follow, then stopping what was started"
-  [ -d "$C/log" ] && print_log_tails "$C"/log/*
+  [ -d "$C/log" ] && port_race "$C" "$C"/log/* $MON_PORT $HTTP_PORT ${cert:+$HTTPS_PORT} && rc=$PORT_RACE
+  if [ "$rc" -ne "$PORT_RACE" ]; then
+    log "start: failed; logs follow, then stopping what was started"
+    [ -d "$C/log" ] && print_log_tails "$C"/log/*
+  fi
   stop_servers "$C" || true
-  exit 1
+  exit "$rc"
 }
 
 # launch ROLE CMD...: run a ceph daemon in the foreground (-f) as a background job of this script
@@ -143,8 +146,23 @@ launch() {
   setsid "$@" -f </dev/null >>"$C/log/$role.out" 2>&1 &
   pid=$!
   echo "$role $pid" >>"$C/pids"
+  started "$pid" "$C" || die "start: $role exited at once (see $C/log/$role.out)"
   sleep 0.2
   is_ours "$pid" "$C" || die "start: $role exited at once (see $C/log/$role.out)"
+}
+
+# ceph_cmd ARGS...: `ceph ARGS` against this cluster; its output on stdout, errors in the setup
+# log. Up to three tries: on a loaded machine the first command to a new monitor was once refused
+# with EPERM "wrong fsid" (a command that left the client before it had the monitor map); the
+# commands used here (osd new with a fixed uuid, osd crush add) can be repeated safely.
+ceph_cmd() {
+  local i out
+  for i in 1 2 3; do
+    out=$(timeout 60 ceph -c "$C/ceph.conf" "$@" 2>>"$C/log/setup.out") && { printf '%s\n' "$out"; return 0; }
+    log "start: 'ceph $*' failed (try $i of 3)"
+    sleep 1
+  done
+  return 1
 }
 
 # wait_until SECONDS WHAT CMD...: poll CMD every 0.25 s, at most SECONDS.
@@ -167,22 +185,31 @@ all_alive() {
 
 http_status() { lcurl -s -o /dev/null -m 5 -w '%{http_code}' "$@" || true; }
 
-# Anonymous GET / answers 200 (an empty bucket list) once radosgw has its pools.
+pid_of() { awk -v n="$1" '$1 == n {print $2}' "$C/pids"; }
+
+# Anonymous GET / answers 200 (an empty bucket list) once radosgw has its pools; and radosgw, not
+# another server that took the port, is the one listening.
 rgw_http_ready() {
   all_alive || die "start: a daemon died before radosgw was ready"
-  [ "$(http_status "http://127.0.0.1:$HTTP_PORT/")" = 200 ]
+  [ "$(http_status "http://127.0.0.1:$HTTP_PORT/")" = 200 ] && listens "$(pid_of rgw)" "$HTTP_PORT"
 }
 # Readiness of the TLS listener only (any TLS answer will do, so -k): whether the certificate
 # verifies is the tests' business, not start's.
-rgw_https_ready() { [ "$(http_status -k "https://127.0.0.1:$HTTPS_PORT/")" = 200 ]; }
+rgw_https_ready() {
+  [ "$(http_status -k "https://127.0.0.1:$HTTPS_PORT/")" = 200 ] && listens "$(pid_of rgw)" "$HTTPS_PORT"
+}
 # A SigV4-signed ListBuckets with the new user's keys answers 200: the user is usable.
 rgw_user_ready() {
   [ "$(http_status --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
         -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
         "http://127.0.0.1:$HTTP_PORT/")" = 200 ]
 }
-mon_ready() { port_open "$MON_PORT"; }
+mon_ready() {
+  is_ours "$(pid_of mon)" "$C" || die "start: ceph-mon exited (see $C/log/mon.out)"
+  listens "$(pid_of mon)" "$MON_PORT"
+}
 
+cert="" key=""
 cmd_start() {
   local dir=${1:?usage: rgw.sh start DIR [--tls CERT KEY]}
   shift
@@ -195,11 +222,13 @@ cmd_start() {
   for b in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool; do
     command -v "$b" >/dev/null || die "start: $b not found; run: $self install"
   done
-
   # Ceph wants absolute paths in its config (the daemons may change directory).
-  C=$(readlink -m "$dir")
-  # Fixed ports: fail clearly if another cluster (or anything else) holds them.
-  claim_dir "$C" "$MON_PORT" "$HTTP_PORT" ${cert:+"$HTTPS_PORT"}
+  start_with_retries _start_attempt "$(readlink -m "$dir")" ${cert:+"$cert" "$key"}
+}
+
+cmd_start_attempt() {
+  C=$1 cert=${2:-} key=${3:-}
+  claim_dir "$C"
 
   export RGW_ACCESS_KEY=${RGW_ACCESS_KEY:-AKTEST}
   export RGW_SECRET_KEY=${RGW_SECRET_KEY:-SKTEST}
@@ -209,6 +238,7 @@ cmd_start() {
   touch "$C/$MARKER" "$C/pids"
   trap start_cleanup EXIT
   trap 'exit 1' INT TERM HUP
+  { read -r MON_PORT; read -r HTTP_PORT; read -r HTTPS_PORT; } < <(free_ports 3)
 
   # ---- configuration: the recipe's, verbatim apart from the paths ----
   local fsid fe
@@ -273,11 +303,11 @@ CONF
   # ---- osd (memstore) ----
   local ou id
   ou=$(cat /proc/sys/kernel/random/uuid)
-  id=$(timeout 60 ceph "${CF[@]}" osd new "$ou" 2>>"$setup")
+  id=$(ceph_cmd osd new "$ou")
   [[ "$id" =~ ^[0-9]+$ ]] || die "start: 'ceph osd new' gave '$id'"
   mkdir -p "$C/osd/osd.$id"
   timeout 60 ceph-osd "${CF[@]}" -i "$id" --mkfs --osd-uuid "$ou" >>"$setup" 2>&1
-  timeout 60 ceph "${CF[@]}" osd crush add "osd.$id" 1 root=default >>"$setup" 2>&1
+  ceph_cmd osd crush add "osd.$id" 1 root=default >/dev/null
   launch osd ceph-osd "${CF[@]}" -i "$id"
 
   # ---- radosgw ----
@@ -293,7 +323,8 @@ CONF
 
   {
     printf 'RGW_ENDPOINT=%q\n' "http://127.0.0.1:$HTTP_PORT"
-    [ -n "$cert" ] && printf 'RGW_TLS_ENDPOINT=%q\n' "https://127.0.0.1:$HTTPS_PORT"
+    [ -n "$cert" ] && printf 'RGW_TLS_ENDPOINT=%q\nRGW_HTTPS_PORT=%q\n' "https://127.0.0.1:$HTTPS_PORT" "$HTTPS_PORT"
+    printf 'RGW_HTTP_PORT=%q\nRGW_MON_PORT=%q\n' "$HTTP_PORT" "$MON_PORT"
     printf 'RGW_ACCESS_KEY=%q\nRGW_SECRET_KEY=%q\n' "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY"
   } >"$C/env"
   chmod 600 "$C/env"
@@ -380,8 +411,9 @@ cmd_selftest_body() {
   t0=$(now)
   started=1
   if bash "$self" start "$cdir" --tls "$ca/server.pem" "$ca/server.key" >"$tmp/start.out" 2>"$tmp/start.err" \
+     && . "$cdir/env" && HTTP_PORT=$RGW_HTTP_PORT HTTPS_PORT=$RGW_HTTPS_PORT MON_PORT=$RGW_MON_PORT \
      && grep -qx "RGW ready http://127.0.0.1:$HTTP_PORT" "$tmp/start.out"; then
-    st_ok "start: $(head -n1 "$tmp/start.out") + https :$HTTPS_PORT, pids $(awk '{printf "%s=%s ", $1, $2}' "$cdir/pids")($(since "$t0") s)"
+    st_ok "start: $(head -n1 "$tmp/start.out") + https :$HTTPS_PORT, mon :$MON_PORT, pids $(awk '{printf "%s=%s ", $1, $2}' "$cdir/pids")($(since "$t0") s)"
   else
     st_bad "start ($(since "$t0") s)"; cat "$tmp/start.out" "$tmp/start.err"; exit 1
   fi
@@ -473,6 +505,7 @@ cmd_selftest_body() {
 case ${1:-} in
   install) shift; cmd_install "$@" ;;
   start) shift; cmd_start "$@" ;;
+  _start_attempt) shift; cmd_start_attempt "$@" ;; # internal: one try with freshly picked ports
   stop) shift; cmd_stop "$@" ;;
   selftest) shift; cmd_selftest "$@" ;;
   _selftest_body) shift; cmd_selftest_body "$@" ;;  # internal: selftest after install, under timeout
