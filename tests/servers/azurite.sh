@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Azure Blob server for tests: Azurite (npm azurite@3.37.0), in memory, on 127.0.0.1.
-# Azurite checks SharedKey signatures and enforces If-None-Match / If-Match (see
-# ../shared/spec/emulators.md).
+# Azurite checks SharedKey signatures and enforces If-None-Match / If-Match (checked by
+# tests/azure and the conformance suite).
 #
 #   tests/servers/azurite.sh install     npm-install azurite and @azure/storage-blob into
 #                                        ${STATESTORE_CACHE:-$HOME/.cache/statestore}/{azurite,azure-sdk}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Google Cloud Storage for tests, all on 127.0.0.1, each on a free port picked at start (never the
-# emulator's default 9199; see ../shared/spec/emulators.md, GCS):
+# emulator's default 9199; docs/gcs.md tells how the emulator is run):
 #   GCS_EMULATOR    the firebase-tools storage emulator (GCS JSON API), started from
 #                   tests/gcs/emulator.js without Java; it ignores ifGenerationMatch and
 #                   Authorization;

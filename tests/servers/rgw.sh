@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real S3 server for tests: a one-node Ceph cluster (ceph-mon + one memstore ceph-osd + radosgw)
 # on 127.0.0.1, no systemd, no cephx. Ceph RGW checks SigV4 signatures and enforces
-# `If-None-Match: *`, which the lighter emulators do not (see ../shared/spec/emulators.md).
+# `If-None-Match: *`, which the lighter emulators do not (checked by tests/s3).
 #
 #   tests/servers/rgw.sh install                      install radosgw ceph-mon ceph-osd (idempotent)
 #   tests/servers/rgw.sh start DIR [--tls CERT KEY]   start a cluster in DIR; HTTP (and HTTPS with
