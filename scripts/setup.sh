@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # Never an unversioned libboost-*-dev: on bookworm those are 1.74 and remove the 1.81 set.
 packages=(g++ cmake ninja-build ccache pkg-config
           libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
-          libcli11-dev libsqlite3-dev sqlite3 libpugixml-dev libssl-dev util-linux)
+          libcli11-dev libsqlite3-dev sqlite3 libpq-dev libpugixml-dev libssl-dev util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

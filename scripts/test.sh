@@ -20,6 +20,8 @@ if ! command -v aws >/dev/null && [ ! -x /root/.pyenv/shims/aws ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends awscli >/dev/null
 fi
 tests/servers/gcs.sh install
+# Debian's PostgreSQL 15 server for the systemdb-on-PostgreSQL suites (postgres_server fixture).
+tests/servers/postgres.sh install
 # Azurite and @azure/storage-blob (npm, cached outside the clone).
 tests/servers/azurite.sh install
 # bench_migrate_smoke draws the migration benchmark's plot with Debian's gnuplot.

@@ -58,6 +58,14 @@ struct settings {
     /// MELTANO_DATABASE_URI; empty means sqlite:///$MELTANO_SYS_DIR_ROOT/meltano.db with
     /// MELTANO_SYS_DIR_ROOT defaulting to .meltano under the current directory.
     std::string database_uri;
+    /// Meltano's database_max_retries and database_retry_timeout: a failed connection to a
+    /// PostgreSQL system database is retried this many times, this many seconds apart.
+    /// MELTANO_DATABASE_MAX_RETRIES, MELTANO_DATABASE_RETRY_TIMEOUT
+    int database_max_retries = 3;
+    double database_retry_timeout_seconds = 5.0;
+    /// Connections to a PostgreSQL system database at most (statestore extension; queued
+    /// operations share them in batches). STATESTORE_DATABASE_MAX_CONNECTIONS (1-1000)
+    std::size_t database_max_connections = 8;
     /// Threads for blocking file-system calls of the file backend (fsync, rename, open).
     /// STATESTORE_IO_THREADS (1-256). More threads than 4 gained nothing measurable on
     /// this machine's disk (README, Performance).
@@ -82,7 +90,8 @@ struct settings {
 std::string effective_database_uri(const settings& s);
 
 /// SQLAlchemy's sqlite URI rules: sqlite:///rel/path, sqlite:////abs/path, sqlite:// and
-/// sqlite:///:memory: for memory. Other schemes throw invalid_uri / unsupported_backend.
+/// sqlite:///:memory: for memory. Other schemes throw invalid_uri / unsupported_backend
+/// (PostgreSQL URIs are not paths: open_backend takes them apart itself).
 std::string sqlite_path_from_uri(std::string_view uri);
 
 /// Expands $VAR and ${VAR} as Meltano does for setting values (unset variables stay).

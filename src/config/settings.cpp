@@ -32,13 +32,15 @@ double parse_seconds(const char* variable, std::string_view text)
     return value;
 }
 
-std::size_t parse_count(const char* variable, std::string_view text, std::size_t maximum)
+std::size_t parse_count(const char* variable, std::string_view text, std::size_t maximum,
+                        std::size_t minimum = 1)
 {
     std::size_t n = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > maximum)
+    if (ec != std::errc() || end != text.data() + text.size() || n < minimum || n > maximum)
         throw_error(errc::invalid_setting, std::string(variable) +
-                                               " must be a whole number from 1 to " +
+                                               " must be a whole number from " +
+                                               std::to_string(minimum) + " to " +
                                                std::to_string(maximum) + ", got \"" +
                                                std::string(text) + "\"");
     return n;
@@ -65,6 +67,13 @@ void settings::apply_env()
         lock_max_wait_seconds = parse_seconds("STATESTORE_LOCK_MAX_WAIT_SECONDS", v);
     if (const char* v = env("MELTANO_DATABASE_URI"))
         database_uri = v;
+    if (const char* v = env("MELTANO_DATABASE_MAX_RETRIES"))
+        database_max_retries =
+            static_cast<int>(parse_count("MELTANO_DATABASE_MAX_RETRIES", v, 1000, 0));
+    if (const char* v = env("MELTANO_DATABASE_RETRY_TIMEOUT"))
+        database_retry_timeout_seconds = parse_seconds("MELTANO_DATABASE_RETRY_TIMEOUT", v);
+    if (const char* v = env("STATESTORE_DATABASE_MAX_CONNECTIONS"))
+        database_max_connections = parse_count("STATESTORE_DATABASE_MAX_CONNECTIONS", v, 1000);
     if (const char* v = env("STATESTORE_HTTP_MAX_CONNECTIONS"))
         http_max_connections = parse_count("STATESTORE_HTTP_MAX_CONNECTIONS", v, 100000);
     if (const char* v = env("STATESTORE_IO_THREADS"))
@@ -114,7 +123,8 @@ std::string sqlite_path_from_uri(std::string_view uri)
         throw_error(errc::unsupported_backend,
                     "database URI scheme '" + std::string(scheme) +
                         "' is not supported; statestore's systemdb backend uses SQLite "
-                        "(sqlite:///relative/path or sqlite:////absolute/path)");
+                        "(sqlite:///relative/path or sqlite:////absolute/path) or PostgreSQL "
+                        "(postgresql://user@host:port/dbname)");
     }
     std::string_view rest = uri.substr(colon + 3);
     rest = rest.substr(0, rest.find('?')); // driver options such as ?timeout=: not used

@@ -257,4 +257,43 @@ bool fnmatch_full(std::string_view pattern, std::string_view name)
     return match(compile(*pat), *str);
 }
 
+std::optional<std::string> like_superset(std::string_view pattern)
+{
+    const auto pat = detail::decode_utf8(pattern);
+    if (pattern.empty() || !pat)
+        return std::string("%");
+    std::string like;
+    const auto append_code_point = [&like](char32_t cp) {
+        if (cp < 0x80) {
+            like += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            like += static_cast<char>(0xC0 | (cp >> 6));
+            like += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            like += static_cast<char>(0xE0 | (cp >> 12));
+            like += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            like += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            like += static_cast<char>(0xF0 | (cp >> 18));
+            like += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            like += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            like += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    };
+    for (const token& t : compile(*pat)) {
+        switch (t.kind) {
+        case token::type::star: like += '%'; break;
+        case token::type::any:
+        case token::type::char_class: like += '_'; break;
+        case token::type::never: return std::nullopt;
+        case token::type::literal:
+            if (t.ch == U'%' || t.ch == U'_' || t.ch == U'\\')
+                like += '\\';
+            append_code_point(t.ch);
+            break;
+        }
+    }
+    return like;
+}
+
 } // namespace statestore

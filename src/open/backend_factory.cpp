@@ -5,6 +5,8 @@
 #include "statestore/blob_state_backend.hpp"
 #include "statestore/error.hpp"
 #include "store/file/file_store.hpp"
+#include "backend/systemdb/pg_uri.hpp"
+#include "backend/systemdb/postgres_backend.hpp"
 #include "backend/systemdb/systemdb_backend.hpp"
 
 #include <algorithm>
@@ -153,12 +155,26 @@ std::unique_ptr<state_backend> open_backend(boost::asio::any_io_executor executo
     const backend_uri parsed = parse_backend_uri(uri);
     check_lock_settings(s);
     if (parsed.scheme == "systemdb") {
+        // Writers wait for another writer's lock (SQLite's busy handler, a PostgreSQL row
+        // lock) at least as long as Meltano's lock patience.
+        const double lock_wait = s.lock_max_wait_seconds ? *s.lock_max_wait_seconds
+                                                         : std::max(30.0, s.lock_timeout_seconds);
+        const std::string database_uri = effective_database_uri(s);
+        if (pg::is_postgres_uri(database_uri)) {
+            postgres_options options;
+            options.target = pg::parse_postgres_uri(database_uri);
+            options.max_connections = s.database_max_connections;
+            options.max_retries = std::max(0, s.database_max_retries);
+            options.retry_interval_seconds = s.database_retry_timeout_seconds;
+            options.lock_wait_seconds = lock_wait;
+            // A writer of ours that stalls holding row locks loses them after the time a
+            // lock takes to go stale on the other backends.
+            options.lock_hold_seconds = s.lock_timeout_seconds;
+            return std::make_unique<postgres_backend>(std::move(executor), std::move(options));
+        }
         systemdb_options options;
-        options.database_path = sqlite_path_from_uri(effective_database_uri(s));
-        // Writers wait on SQLite's busy handler; give them at least Meltano's lock patience.
-        options.busy_timeout_seconds =
-            s.lock_max_wait_seconds ? *s.lock_max_wait_seconds
-                                    : std::max(30.0, s.lock_timeout_seconds);
+        options.database_path = sqlite_path_from_uri(database_uri);
+        options.busy_timeout_seconds = lock_wait;
         return std::make_unique<systemdb_backend>(std::move(options));
     }
     opened_blob_store opened = open_blob_store(executor, s);
