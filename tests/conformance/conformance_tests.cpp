@@ -1,6 +1,7 @@
 // One behaviour suite, run against every backend. The backend comes from
-// STATESTORE_CONFORMANCE_BACKEND (systemdb | file | cloud); CTest registers one run per
-// backend. For `cloud`, STATESTORE_CONFORMANCE_URI names a bucket/container and prefix on a
+// STATESTORE_CONFORMANCE_BACKEND (systemdb | file | cloud | postgres); CTest registers one run
+// per backend. For `postgres`, systemdb on the PostgreSQL server of STATESTORE_TEST_PG_URI,
+// every test case in a fresh schema of its own (options=-csearch_path=...). For `cloud`, STATESTORE_CONFORMANCE_URI names a bucket/container and prefix on a
 // real server (s3://, azure://, gs://) and the credentials come from the environment, which
 // the worker processes inherit; every test case works under a fresh random sub-prefix.
 // Multi-process cases start the `conformance_worker` program as real separate processes.
@@ -9,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "conformance_common.hpp"
+#include "support/pg_test.hpp"
 #include "support/printing.hpp"
 #include "support/process.hpp"
 #include "support/run_coro.hpp"
@@ -40,7 +42,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-enum class backend_kind { systemdb, file, cloud };
+enum class backend_kind { systemdb, file, cloud, postgres };
 
 backend_kind configured_kind()
 {
@@ -52,6 +54,8 @@ backend_kind configured_kind()
         return backend_kind::file;
     if (name == "cloud")
         return backend_kind::cloud;
+    if (name == "postgres")
+        return backend_kind::postgres;
     throw std::runtime_error("unknown STATESTORE_CONFORMANCE_BACKEND " + name);
 }
 
@@ -84,6 +88,7 @@ struct backend_fixture {
     backend_kind kind = configured_kind();
     fs::path dir;
     settings base;
+    std::unique_ptr<test::pg_schema> schema; // postgres: this case's own schema
 
     backend_fixture()
     {
@@ -96,6 +101,10 @@ struct backend_fixture {
             base.database_uri = "sqlite:///" + (dir / "meltano.db").string();
         } else if (kind == backend_kind::file) {
             base.uri = "file://" + (dir / "state").string();
+        } else if (kind == backend_kind::postgres) {
+            schema = std::make_unique<test::pg_schema>("conf");
+            base.uri = "systemdb";
+            base.database_uri = schema->uri;
         } else {
             const char* uri = std::getenv("STATESTORE_CONFORMANCE_URI");
             if (!uri || !*uri)
@@ -115,7 +124,8 @@ struct backend_fixture {
         fs::remove_all(dir, ec);
     }
 
-    bool is_blob() const { return kind != backend_kind::systemdb; }
+    bool is_blob() const { return kind != backend_kind::systemdb && kind != backend_kind::postgres; }
+    bool is_postgres() const { return kind == backend_kind::postgres; }
     bool is_file() const { return kind == backend_kind::file; }
     fs::path state_dir() const { return dir / "state"; }
 
@@ -184,6 +194,13 @@ struct backend_fixture {
     {
         if (is_blob())
             return object(id + "/state.json");
+        if (is_postgres()) {
+            const auto rows = test::pg_session(schema->uri).query(
+                "SELECT completed_state, partial_state FROM state WHERE state_id = $1", {id});
+            if (rows.empty())
+                return std::nullopt;
+            return rows[0][0].value_or("NULL") + "|" + rows[0][1].value_or("NULL");
+        }
         sqlite3* db = nullptr;
         sqlite3_open((dir / "meltano.db").c_str(), &db);
         sqlite3_stmt* st = nullptr;
@@ -211,6 +228,15 @@ struct backend_fixture {
             return put_object(id + "/state.json", file_bytes);
         asio::io_context io;
         auto store = open(io); // creates the table
+        if (is_postgres()) { // the table is made on first use
+            run_coro(io, store->list(""));
+            store.reset();
+            test::pg_session(schema->uri)
+                .query("INSERT INTO state (state_id, partial_state, completed_state, updated_at) "
+                       "VALUES ($1, $2, $3, NULL)",
+                       {id, partial, completed});
+            return;
+        }
         store.reset();
         sqlite3* db = nullptr;
         sqlite3_open((dir / "meltano.db").c_str(), &db);
@@ -239,9 +265,19 @@ std::int64_t epoch_ms_from_now(std::chrono::milliseconds delta)
 
 /// Test-case decorator: lock-object behaviour exists only on blob stores.
 boost::unit_test::precondition::predicate_t blob_only = [](boost::unit_test::test_unit_id) {
-    return configured_kind() != backend_kind::systemdb
-               ? boost::test_tools::assertion_result(true)
-               : boost::test_tools::assertion_result(false);
+    const backend_kind k = configured_kind();
+    return boost::test_tools::assertion_result(k != backend_kind::systemdb &&
+                                               k != backend_kind::postgres);
+};
+
+/// Test-case decorator: a lock wait that ends in lock_timeout naming the id (blob stores,
+/// and PostgreSQL's lock_timeout; SQLite's busy timeout names the database, not the id).
+boost::unit_test::precondition::predicate_t bounded_lock_wait = [](boost::unit_test::test_unit_id) {
+    return boost::test_tools::assertion_result(configured_kind() != backend_kind::systemdb);
+};
+
+boost::unit_test::precondition::predicate_t postgres_only = [](boost::unit_test::test_unit_id) {
+    return boost::test_tools::assertion_result(configured_kind() == backend_kind::postgres);
 };
 
 errc error_of(const std::function<void()>& f)
@@ -556,11 +592,17 @@ BOOST_AUTO_TEST_CASE(lock_excludes_another_process)
                    R"({"singer_state":{"worker":1,"parent":1}})");
 }
 
-BOOST_AUTO_TEST_CASE(lock_max_wait_ends_in_lock_timeout, *boost::unit_test::precondition(blob_only))
+BOOST_AUTO_TEST_CASE(lock_max_wait_ends_in_lock_timeout,
+                     *boost::unit_test::precondition(bounded_lock_wait))
 {
     const std::string id = "held";
-    auto child = test::spawn_process({worker_path(), "hold-lock", id, "3"}, worker_env(base));
-    BOOST_REQUIRE(test::read_line(child, 20s) == std::optional<std::string>("locked"));
+    // PostgreSQL: the other process holds the id's lock inside a slow update.
+    auto child = test::spawn_process(
+        is_blob() ? std::vector<std::string>{worker_path(), "hold-lock", id, "3"}
+                  : std::vector<std::string>{worker_path(), "slow-update", id, "3", "worker"},
+        worker_env(base));
+    BOOST_REQUIRE(test::read_line(child, 20s) ==
+                  std::optional<std::string>(is_blob() ? "locked" : "entered"));
     settings s = base;
     s.lock_max_wait_seconds = 0.3;
     asio::io_context io;
@@ -687,6 +729,31 @@ BOOST_AUTO_TEST_CASE(no_lost_updates_8_processes_50_merges)
     for (int p = 0; p < 8; ++p)
         for (int i = 0; i < 50; ++i)
             BOOST_TEST(keys.contains("p" + std::to_string(p) + "_" + std::to_string(i)));
+}
+
+// The issue's figure for the PostgreSQL system database: 8 processes x 200 merges into one
+// id, every key kept (each merge one read-merge-write transaction under the id's lock).
+BOOST_AUTO_TEST_CASE(no_lost_updates_8_processes_200_merges,
+                     *boost::unit_test::precondition(postgres_only))
+{
+    const std::string id = "dev:tap-busier-to-target-busier";
+    std::vector<test::child_process> children;
+    for (int p = 0; p < 8; ++p)
+        children.push_back(test::spawn_process(
+            {worker_path(), "merge-loop", id, "p" + std::to_string(p), "200"}, worker_env(base),
+            false));
+    for (auto& c : children)
+        BOOST_TEST(test::wait_process(c, 300s) == 0);
+    asio::io_context io;
+    auto store = open(io);
+    const json::value state = run_coro(io, store->get(id));
+    const auto& keys = state.as_object().at("singer_state").as_object();
+    BOOST_TEST(keys.size() == 1600u);
+    int missing = 0;
+    for (int p = 0; p < 8; ++p)
+        for (int i = 0; i < 200; ++i)
+            missing += !keys.contains("p" + std::to_string(p) + "_" + std::to_string(i));
+    BOOST_TEST(missing == 0);
 }
 
 BOOST_AUTO_TEST_CASE(crash_safety_under_sigkill)

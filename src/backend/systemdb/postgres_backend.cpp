@@ -41,8 +41,14 @@ constexpr const char* sql_xid_and_limits =
     "SELECT pg_current_xact_id()::text, set_config('lock_timeout', $1, true), "
     "set_config('statement_timeout', $2, true), "
     "set_config('idle_in_transaction_session_timeout', $3, true)";
-// Rows locked in byte order: two groups of ours lock their common rows in the same order,
-// so they queue behind each other instead of deadlocking.
+// The ids' locks, which exist whether or not the row does (so a first write excludes another
+// as much as a later one): transaction-scoped advisory locks in statestore's own key space
+// (two-key form, class 1937006964), taken in hash order. Then the rows, locked in byte order
+// against writers that take no advisory lock (Meltano's own UPDATE). Two groups of ours take
+// both kinds in the same order, so they queue behind each other instead of deadlocking.
+constexpr const char* sql_lock_ids =
+    "SELECT pg_advisory_xact_lock(1937006964, h) FROM (SELECT DISTINCT hashtext(i) AS h "
+    "FROM unnest($1::text[]) AS i ORDER BY 1) AS k";
 constexpr const char* sql_lock_rows =
     "SELECT state_id, completed_state, partial_state FROM state "
     "WHERE state_id = ANY($1::text[]) ORDER BY state_id COLLATE \"C\" FOR UPDATE";
@@ -763,12 +769,19 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
         const std::vector<std::optional<std::string>> limits{lock_timeout_ms, statement_timeout_ms,
                                                              idle_in_transaction_ms};
         const bool two_trips = !updates.empty();
+        // Every id written under its lock but those of put_unlocked.
+        std::vector<std::string> locked_ids;
+        for (const auto& j : updates)
+            locked_ids.push_back(j->id);
+        for (const auto& p : planned)
+            locked_ids.push_back(p.j->id);
         if (two_trips) {
             std::vector<std::string> ids;
             for (const auto& j : updates)
                 ids.push_back(j->id);
             std::vector<pg::statement> st{{sql_begin, {}, false},
                                           {sql_xid_and_limits, limits, true},
+                                          {sql_lock_ids, {text_array(locked_ids)}, false},
                                           {sql_lock_rows, {text_array(ids)}, false}};
             pg::pipeline_outcome o = co_await exec(*c, std::move(st), write_budget());
             if (!o.complete) { // no COMMIT was sent: nothing of it happened
@@ -782,7 +795,7 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 co_return;
             }
             xid = std::string(PQgetvalue(o.results[1].get(), 0, 0));
-            const PGresult* rows = o.results[2].get();
+            const PGresult* rows = o.results[3].get();
             std::unordered_map<std::string, int> row_of;
             for (int row = 0; row < PQntuples(rows); ++row)
                 row_of.emplace(PQgetvalue(rows, row, 0), row);
@@ -814,6 +827,8 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
         if (!two_trips) {
             st.push_back({sql_begin, {}, false});
             st.push_back({sql_xid_and_limits, limits, true});
+            if (!locked_ids.empty())
+                st.push_back({sql_lock_ids, {text_array(locked_ids)}, false});
         }
         std::vector<std::string> ins_id, ins_p, ins_c, upd_id, upd_p, upd_c;
         std::vector<job_ptr> inserted_jobs, updated_jobs;

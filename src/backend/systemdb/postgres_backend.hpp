@@ -10,17 +10,21 @@
 // (pg_connection.hpp). Operations are queued and served by up to max_connections worker
 // coroutines, each holding one pooled connection:
 //   get                  one round trip; concurrent gets share one (WHERE state_id = ANY)
-//   update               one transaction, two round trips: BEGIN + SELECT ... FOR UPDATE,
-//                        then the mutator here, then INSERT (ON CONFLICT DO NOTHING) or
-//                        UPDATE + COMMIT. Updates queued meanwhile share the transaction
-//                        (group commit: rows locked in byte order, so groups never deadlock)
+//   update               one transaction, two round trips: BEGIN, the id's lock and
+//                        SELECT ... FOR UPDATE; the mutator runs here; INSERT (ON CONFLICT
+//                        DO NOTHING) or UPDATE, and COMMIT. Updates queued meanwhile share
+//                        the transaction (group commit)
 //   update_expecting_absent, put_unlocked, erase, list pages: one round trip each
-// Row locks are the lock: no lock rows, nothing to expire. lock_max_wait_seconds is the
-// transaction's lock_timeout (default max(30, lock_timeout_seconds), as for SQLite);
-// lock_timeout_seconds is its idle_in_transaction_session_timeout, so a writer that stalls
-// while holding row locks loses them (and its transaction) after that long, the way a stale
-// lock is taken over on the other backends. Lost connections, serialization failures and
-// deadlocks are retried; a commit whose answer was lost is settled with pg_xact_status.
+// The lock of an id is a transaction-scoped advisory lock on it (it exists before the row
+// does, so a first write is as exclusive as a later one) plus the row's FOR UPDATE lock
+// (against Meltano's own writers, which take no advisory lock): no lock rows, nothing to
+// expire, released by COMMIT, ROLLBACK or a dropped connection. Groups take both in a fixed
+// order, so they never deadlock each other. lock_max_wait_seconds is the transaction's
+// lock_timeout (default max(30, lock_timeout_seconds), as for SQLite); lock_timeout_seconds
+// is its idle_in_transaction_session_timeout, so a writer that stalls while holding locks
+// loses them (and its transaction) after that long, as a stale lock is taken over on the
+// other backends. Lost connections, serialization failures and deadlocks are retried; a
+// commit whose answer was lost is settled with pg_xact_status.
 
 #include "backend/systemdb/pg_uri.hpp"
 #include "statestore/state_backend.hpp"
