@@ -10,8 +10,9 @@
 #          plain   trust authentication; roles `postgres` (superuser) and `statestore`
 #                  (owner of database `statestore`)
 #          secure  TLS with a certificate from a test CA made in DIR/ca, and password
-#                  authentication (scram-sha-256): role `ss_tls` only over TLS, role `ss_pw`
-#                  with or without; random passwords made at start
+#                  authentication (scram-sha-256): role `ss_tls` (database `statestore_tls`)
+#                  only over TLS, role `ss_pw` (database `statestore`) with or without;
+#                  random passwords made at start
 #        DIR/env then holds, for tests to source: PG_BIN, PG_PORT, PG_URI, PG_SUPER_URI,
 #        PG_SECURE_PORT, PG_TLS_URI (sslmode=verify-full), PG_PASSWORD_URI, PG_TLS_USER,
 #        PG_PASSWORD_USER, PG_TLS_PASSWORD, PG_PASSWORD, PG_CA_FILE
@@ -219,10 +220,8 @@ password_encryption = 'scram-sha-256'"
   psql_super "$secure_port" \
     -c "CREATE ROLE ss_tls LOGIN PASSWORD '$tls_password'" \
     -c "CREATE ROLE ss_pw LOGIN PASSWORD '$pw_password'" \
-    -c "CREATE DATABASE statestore" \
-    -c "ALTER DATABASE statestore OWNER TO ss_pw" \
-    -c "GRANT ALL ON DATABASE statestore TO ss_tls"
-  psql_super "$secure_port" -d statestore -c "GRANT ALL ON SCHEMA public TO ss_tls, ss_pw"
+    -c "CREATE DATABASE statestore OWNER ss_pw" \
+    -c "CREATE DATABASE statestore_tls OWNER ss_tls"
 
   (
     umask 077
@@ -236,7 +235,7 @@ password_encryption = 'scram-sha-256'"
       printf 'PG_TLS_PASSWORD=%q\n' "$tls_password"
       printf 'PG_PASSWORD_USER=ss_pw\n'
       printf 'PG_PASSWORD=%q\n' "$pw_password"
-      printf 'PG_TLS_URI=%q\n' "postgresql://ss_tls:$tls_password@localhost:$secure_port/statestore?sslmode=verify-full&sslrootcert=$D/ca/ca.pem"
+      printf 'PG_TLS_URI=%q\n' "postgresql://ss_tls:$tls_password@localhost:$secure_port/statestore_tls?sslmode=verify-full&sslrootcert=$D/ca/ca.pem"
       printf 'PG_PASSWORD_URI=%q\n' "postgresql://ss_pw:$pw_password@127.0.0.1:$secure_port/statestore?sslmode=disable"
       printf 'PG_CA_FILE=%q\n' "$D/ca/ca.pem"
     } >"$D/env"

@@ -62,8 +62,11 @@ server_error parse_connect_error(std::string_view text)
         const auto end = std::min(all.find('\n', pos), all.size());
         const std::string_view line(all.data() + pos, end - pos);
         pos = end + 1;
-        if (line.rfind("DETAIL:", 0) == 0 || line.rfind("HINT:", 0) == 0 ||
-            line.rfind("LOCATION:", 0) == 0 || line.rfind("CONTEXT:", 0) == 0 || line.empty())
+        // Continuation lines ("\tIs the server running on that host...?") and the fields
+        // that follow a report add nothing a message needs.
+        if (line.empty() || line.front() == '\t' || line.front() == ' ' ||
+            line.rfind("DETAIL:", 0) == 0 || line.rfind("HINT:", 0) == 0 ||
+            line.rfind("LOCATION:", 0) == 0 || line.rfind("CONTEXT:", 0) == 0)
             continue;
         for (const char* severity : {"FATAL:  ", "ERROR:  ", "PANIC:  "}) {
             const auto at = line.find(severity);

@@ -252,13 +252,20 @@ connection_target parse_postgres_uri(std::string_view uri)
     set("client_encoding", "UTF8");
     set("fallback_application_name", "statestore");
 
-    for (const auto& [k, v] : keywords) {
+    const auto add_secret = [&target](const std::string& value) {
+        if (!value.empty() &&
+            std::find(target.secrets.begin(), target.secrets.end(), value) == target.secrets.end())
+            target.secrets.push_back(value);
+    };
+    if (password)
+        add_secret(*password);
+    for (const auto& [k, v] : options)
+        if (is_secret_key(k))
+            add_secret(v);
+    for (const auto& [k, v] : keywords)
         if (k == "host")
             target.host_count = std::max<std::size_t>(
                 1, static_cast<std::size_t>(std::count(v.begin(), v.end(), ',')) + 1);
-        if (is_secret_key(k) && !v.empty())
-            target.secrets.push_back(v);
-    }
     target.keywords = std::move(keywords);
     return target;
 }

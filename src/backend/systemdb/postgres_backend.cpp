@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <map>
@@ -458,9 +459,12 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                     std::string message = "cannot connect to " + where + ": " + e.what();
                     if (!state.empty())
                         message += " (SQLSTATE " + state + ")";
-                    if (attempt > 1)
-                        message += " (" + std::to_string(attempt) + " attempts over " +
-                                   std::to_string(static_cast<long long>(waited)) + " s)";
+                    if (attempt > 1) {
+                        char span[32];
+                        std::snprintf(span, sizeof span, "%.1f", waited);
+                        message += " (" + std::to_string(attempt) + " attempts over " + span +
+                                   " s)";
+                    }
                     throw_error(code, message);
                 }
             } catch (...) {

@@ -8,6 +8,8 @@
 #include "statestore/error.hpp"
 #include "statestore/settings.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -56,6 +58,9 @@ const std::map<std::string, std::optional<std::string>> clean_env = {
     {"MELTANO_SYS_DIR_ROOT", std::nullopt},
     {"STATESTORE_HTTP_MAX_CONNECTIONS", std::nullopt},
     {"STATESTORE_IO_THREADS", std::nullopt},
+    {"MELTANO_DATABASE_MAX_RETRIES", std::nullopt},
+    {"MELTANO_DATABASE_RETRY_TIMEOUT", std::nullopt},
+    {"STATESTORE_DATABASE_MAX_CONNECTIONS", std::nullopt},
 };
 
 } // namespace
@@ -149,6 +154,65 @@ BOOST_AUTO_TEST_CASE(counts_from_the_environment_are_checked)
                                          what.find(expected) != std::string::npos;
                               });
     }
+}
+
+BOOST_AUTO_TEST_CASE(database_settings_from_the_environment)
+{
+    {
+        scoped_env env(clean_env);
+        const auto s = statestore::settings::from_env();
+        BOOST_TEST(s.database_max_retries == 3); // Meltano's defaults
+        BOOST_TEST(s.database_retry_timeout_seconds == 5.0);
+        BOOST_TEST(s.database_max_connections == 8u);
+    }
+    auto values = clean_env;
+    values["MELTANO_DATABASE_MAX_RETRIES"] = "0";
+    values["MELTANO_DATABASE_RETRY_TIMEOUT"] = "0.5";
+    values["STATESTORE_DATABASE_MAX_CONNECTIONS"] = "32";
+    {
+        scoped_env env(values);
+        const auto s = statestore::settings::from_env();
+        BOOST_TEST(s.database_max_retries == 0);
+        BOOST_TEST(s.database_retry_timeout_seconds == 0.5);
+        BOOST_TEST(s.database_max_connections == 32u);
+    }
+    values["STATESTORE_DATABASE_MAX_CONNECTIONS"] = "0";
+    scoped_env env(values);
+    BOOST_CHECK_EXCEPTION(statestore::settings::from_env(), statestore::error,
+                          [](const statestore::error& e) {
+                              return e.value() == errc::invalid_setting &&
+                                     std::string(e.what()).find(
+                                         "STATESTORE_DATABASE_MAX_CONNECTIONS must be a whole "
+                                         "number from 1 to 1000") != std::string::npos;
+                          });
+}
+
+BOOST_AUTO_TEST_CASE(postgres_database_uris_select_postgresql_without_io)
+{
+    // Opening does no I/O (the first operation connects), so no server is needed here; the
+    // description never carries the password.
+    boost::asio::io_context io;
+    for (const char* scheme : {"postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgres"}) {
+        statestore::settings s;
+        s.database_uri = std::string(scheme) + "://meltano:pa55word@db.invalid:5432/meltano";
+        const auto backend = statestore::open_backend(io.get_executor(), s);
+        BOOST_TEST(backend->describe() ==
+                   "systemdb (" + std::string(scheme) + "://meltano@db.invalid:5432/meltano)");
+    }
+    statestore::settings bad;
+    bad.database_uri = "postgresql://meltano:pa55word@db:99999/meltano";
+    BOOST_CHECK_EXCEPTION(statestore::open_backend(io.get_executor(), bad), statestore::error,
+                          [](const statestore::error& e) {
+                              return e.value() == errc::invalid_uri &&
+                                     std::string(e.what()).find("pa55word") == std::string::npos;
+                          });
+    statestore::settings mysql;
+    mysql.database_uri = "mysql://u@h/db";
+    BOOST_CHECK_EXCEPTION(statestore::open_backend(io.get_executor(), mysql), statestore::error,
+                          [](const statestore::error& e) {
+                              return e.value() == errc::unsupported_backend &&
+                                     std::string(e.what()).find("PostgreSQL") != std::string::npos;
+                          });
 }
 
 BOOST_AUTO_TEST_CASE(sqlite_uris_follow_sqlalchemy)

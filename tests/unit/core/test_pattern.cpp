@@ -5,6 +5,8 @@
 
 #include "core/pattern.hpp"
 
+#include <sqlite3.h>
+
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -145,3 +147,44 @@ BOOST_AUTO_TEST_CASE(case_sensitive)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// like_superset: the SQL LIKE prefilter of the system-database backends. Every name fnmatch
+// matches must match the LIKE pattern (SQLite's LIKE here: a real engine; its ASCII case
+// folding only widens the superset), and the translation itself is checked where it matters.
+BOOST_DATA_TEST_CASE(like_superset_keeps_every_fnmatch_match, bdata::make(python_truth_table), c)
+{
+    const auto like = statestore::like_superset(c.pattern);
+    if (!like) {
+        BOOST_TEST(!c.matches, "nullopt only for a pattern that matches nothing");
+        return;
+    }
+    if (!c.matches)
+        return;
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    BOOST_REQUIRE(sqlite3_prepare_v2(db, "SELECT ?1 LIKE ?2 ESCAPE '\\'", -1, &st, nullptr) ==
+                  SQLITE_OK);
+    sqlite3_bind_text(st, 1, c.name.data(), static_cast<int>(c.name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, like->data(), static_cast<int>(like->size()), SQLITE_TRANSIENT);
+    BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    BOOST_TEST(sqlite3_column_int(st, 0) == 1, "LIKE " << *like);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+BOOST_AUTO_TEST_CASE(like_superset_translation)
+{
+    using statestore::like_superset;
+    BOOST_TEST(*like_superset("") == "%");
+    BOOST_TEST(*like_superset("*") == "%");
+    BOOST_TEST(*like_superset("dev:*") == "dev:%");
+    BOOST_TEST(*like_superset("a_b%c") == "a\\_b\\%c");         // literal, escaped
+    BOOST_TEST(*like_superset("a\\b") == "a\\\\b");            // a backslash, escaped
+    BOOST_TEST(*like_superset("a?[xyz][!_]**z") == "a___%z");   // one char each; ** is one %
+    BOOST_TEST(*like_superset("[unclosed") == "[unclosed");     // a literal '['
+    BOOST_TEST(*like_superset("\xc3\xa9t\xc3\xa9?") == "\xc3\xa9t\xc3\xa9_");
+    BOOST_TEST(*like_superset("bad\xff*") == "%"); // not UTF-8: fnmatch_full alone decides
+    BOOST_TEST(!like_superset("a[z-a]").has_value()); // an emptied set matches nothing
+}
+
