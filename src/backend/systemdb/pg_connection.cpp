@@ -258,7 +258,8 @@ connection::open(asio::any_io_executor executor, const connection_target& target
         else
             e = parse_connect_error(state->libpq_message());
         e.message = scrub_secrets(e.message, target.secrets);
-        throw connect_error(std::move(e), failed && failed->timed_out);
+        throw connect_error(std::move(e), failed && failed->timed_out,
+                            !failed && PQconnectionNeedsPassword(state->conn) == 1);
     }
     if (PQsetnonblocking(state->conn, 1) != 0 || PQenterPipelineMode(state->conn) != 1)
         throw connect_error(server_error{"", "cannot switch the connection to pipeline mode: " +

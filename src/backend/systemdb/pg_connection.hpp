@@ -114,14 +114,20 @@ private:
 /// nothing), already scrubbed of secrets.
 class connect_error : public std::exception {
 public:
-    connect_error(server_error e, bool timed_out) : error_(std::move(e)), timed_out_(timed_out) {}
+    connect_error(server_error e, bool timed_out, bool password_missing = false)
+        : error_(std::move(e)), timed_out_(timed_out), password_missing_(password_missing)
+    {
+    }
     const char* what() const noexcept override { return error_.message.c_str(); }
     const server_error& details() const noexcept { return error_; }
     bool timed_out() const noexcept { return timed_out_; }
+    /// The server asked for a password and libpq had none (URI, PGPASSWORD, password file).
+    bool password_missing() const noexcept { return password_missing_; }
 
 private:
     server_error error_;
     bool timed_out_;
+    bool password_missing_;
 };
 
 } // namespace statestore::pg

@@ -242,6 +242,13 @@ struct job {
 };
 using job_ptr = std::shared_ptr<job>;
 
+/// A row a group writes: the job, whether it inserts or updates, and the column texts.
+struct planned_write {
+    job_ptr j;
+    bool insert = false;
+    std::string partial, completed;
+};
+
 constexpr int max_races = 50;
 
 } // namespace
@@ -308,10 +315,12 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
         std::deque<job_ptr>& queue = j->kind == job_kind::read     ? reads
                                      : j->kind == job_kind::direct ? directs
                                                                    : writes;
-        if (front)
+        if (front) {
+            // Put back by a worker, which goes on serving the queue: no new worker needed.
             queue.push_front(j);
-        else
-            queue.push_back(j);
+            return;
+        }
+        queue.push_back(j);
         spawn_workers();
     }
 
@@ -448,9 +457,11 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 --open;
                 const std::string& state = e.details().sqlstate;
                 const bool final = state.substr(0, 2) == "28" || state == "3D000" ||
-                                   state == "42501" || attempt > options.max_retries;
+                                   state == "42501" || e.password_missing() ||
+                                   attempt > options.max_retries;
                 if (final) {
-                    const errc code = state.substr(0, 2) == "28" ? errc::auth_failed
+                    const errc code = state.substr(0, 2) == "28" || e.password_missing()
+                                          ? errc::auth_failed
                                       : state == "3D000"         ? errc::invalid_setting
                                       : state == "42501"         ? errc::auth_failed
                                                                  : errc::backend_unavailable;
@@ -459,6 +470,9 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                     std::string message = "cannot connect to " + where + ": " + e.what();
                     if (!state.empty())
                         message += " (SQLSTATE " + state + ")";
+                    if (e.password_missing())
+                        message += " (no password in the URI, PGPASSWORD or the password "
+                                   "file)";
                     if (attempt > 1) {
                         char span[32];
                         std::snprintf(span, sizeof span, "%.1f", waited);
@@ -729,11 +743,6 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<void> serve_writes(std::unique_ptr<pg::connection>& c,
                                        std::vector<job_ptr> batch)
     {
-        struct planned_write {
-            job_ptr j;
-            bool insert = false; // else update
-            std::string partial, completed;
-        };
         std::vector<planned_write> planned;
         std::vector<job_ptr> upserts, updates, settled_without_write;
 
@@ -770,6 +779,7 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
             participants.push_back(p.j);
 
         std::optional<std::string> xid;
+        std::optional<clock_type::time_point> locked_at; // when RT1's locks were granted
         const std::vector<std::optional<std::string>> limits{lock_timeout_ms, statement_timeout_ms,
                                                              idle_in_transaction_ms};
         const bool two_trips = !updates.empty();
@@ -799,6 +809,7 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 co_return;
             }
             xid = std::string(PQgetvalue(o.results[1].get(), 0, 0));
+            locked_at = clock_type::now();
             const PGresult* rows = o.results[3].get();
             std::unordered_map<std::string, int> row_of;
             for (int row = 0; row < PQntuples(rows); ++row)
@@ -836,11 +847,14 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
         }
         std::vector<std::string> ins_id, ins_p, ins_c, upd_id, upd_p, upd_c;
         std::vector<job_ptr> inserted_jobs, updated_jobs;
+        std::vector<planned_write> inserts;
         for (const auto& p : planned) {
             (p.insert ? ins_id : upd_id).push_back(p.j->id);
             (p.insert ? ins_p : upd_p).push_back(p.partial);
             (p.insert ? ins_c : upd_c).push_back(p.completed);
             (p.insert ? inserted_jobs : updated_jobs).push_back(p.j);
+            if (p.insert)
+                inserts.push_back(p);
         }
         int insert_index = -1;
         if (!ins_id.empty()) {
@@ -864,13 +878,23 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 {sql_upsert, {text_array(ids), text_array(ps), text_array(cs), now}, false});
         }
         st.push_back({sql_commit, {}, false});
+        // Mutators that ran longer than lock_hold_seconds found the transaction ended by the
+        // server (idle_in_transaction_session_timeout): their locks were released meanwhile.
+        const bool held_too_long =
+            locked_at && options.lock_hold_seconds > 0 &&
+            std::chrono::duration<double>(clock_type::now() - *locked_at).count() >=
+                options.lock_hold_seconds;
+        const std::size_t statements = st.size();
         pg::pipeline_outcome o = co_await exec(*c, std::move(st), write_budget());
 
         if (!two_trips && o.results.size() >= 2 && ok(o.results[1]))
             xid = std::string(PQgetvalue(o.results[1].get(), 0, 0));
-        if (!o.complete) {
-            co_await settle_lost_commit(c, xid, o.failure, inserted_jobs, updated_jobs, upserts,
-                                        settled_without_write);
+        // Every answer arrived, the COMMIT's included, and the connection died after: the
+        // outcome is known.
+        const bool answered = o.results.size() == statements && ok(o.results.back());
+        if (!o.complete && !answered) {
+            co_await settle_lost_commit(c, xid, o.failure, inserts, updated_jobs, upserts,
+                                        settled_without_write, held_too_long);
             co_return;
         }
         if (const PGresult* bad = first_error(o)) {
@@ -932,33 +956,41 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
     }
 
     /// The connection died after the COMMIT may have been sent. pg_xact_status on a new
-    /// connection says whether the transaction committed: if it did, updates and upserts are
-    /// done; inserts (their RETURNING rows never arrived, so which met a concurrent insert
-    /// is unknown) run again as updates, whose mutators then see what is there. If it did
-    /// not, or it cannot be told, everything runs again: mutators may run more than once.
+    /// connection says whether the transaction committed. If it did, updates and upserts
+    /// are done, and an insert is done when its row holds what it wrote (its RETURNING row
+    /// never arrived: it may have met a concurrent insert instead), else it runs again as an
+    /// update whose mutator sees what is there. If it did not, everything runs again as it
+    /// was. If that cannot be told, everything runs again, inserts as updates: mutators may
+    /// run more than once (state_backend.hpp allows it; Meltano's merges are idempotent).
     asio::awaitable<void> settle_lost_commit(std::unique_ptr<pg::connection>& c,
                                              const std::optional<std::string>& xid,
                                              const std::string& why,
-                                             const std::vector<job_ptr>& inserted_jobs,
+                                             const std::vector<planned_write>& inserts,
                                              const std::vector<job_ptr>& updated_jobs,
                                              const std::vector<job_ptr>& upserts,
-                                             const std::vector<job_ptr>& no_write)
+                                             const std::vector<job_ptr>& no_write,
+                                             bool held_too_long)
     {
         std::string status = "unknown";
-        if (xid) {
+        // Asked on a new connection (a few times: that one may be cut too).
+        for (int attempt = 0; xid && attempt <= options.max_retries && status == "unknown";
+             ++attempt) {
             close(c);
             try {
                 c = co_await acquire();
             } catch (...) {
                 c.reset();
+                break;
             }
             for (int poll = 0; c && poll < 50; ++poll) {
                 std::vector<pg::statement> st{{sql_xact_status, {*xid}, false}};
                 pg::pipeline_outcome o = co_await exec(*c, std::move(st), std::chrono::seconds(10));
-                if (!o.complete || first_error(o))
+                if (!o.complete || first_error(o)) {
+                    status = "unknown";
                     break;
+                }
                 const auto value = column(o.results[0].get(), 0, 0);
-                status = value ? std::string(*value) : "unknown";
+                status = value ? std::string(*value) : "forgotten";
                 if (status != "in progress")
                     break;
                 // The server has not yet noticed the old connection is gone.
@@ -966,11 +998,58 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 pause.expires_after(std::chrono::milliseconds(100));
                 co_await pause.async_wait(tuple_awaitable);
             }
+            if (status == "in progress")
+                break;
         }
         const bool committed = status == "committed";
-        for (const auto& j : inserted_jobs) {
-            j->kind = job_kind::update;
-            retry_after_transport(j, why);
+        const bool aborted = status == "aborted";
+        std::vector<job_ptr> inserted_jobs_list;
+        for (const auto& p : inserts)
+            inserted_jobs_list.push_back(p.j);
+        const std::vector<job_ptr>& inserted_jobs = inserted_jobs_list;
+        if (!committed && held_too_long) {
+            // Running it again would only stall again: the update is refused, as a write
+            // whose lock went stale is on the other backends. Nothing of it was written.
+            for (const auto* group : {&inserted_jobs, &updated_jobs, &upserts, &no_write})
+                for (const auto& j : *group)
+                    finish(j, std::make_exception_ptr(error(
+                                  errc::lock_lost,
+                                  "the update of state " + j->id + " in " + where +
+                                      " held its lock longer than lock_timeout_seconds (" +
+                                      idle_in_transaction_ms +
+                                      " ms) before writing: PostgreSQL ended the transaction "
+                                      "(idle_in_transaction_session_timeout) and released the "
+                                      "lock; nothing was written")));
+            co_return;
+        }
+        if (committed && !inserts.empty() && c) {
+            std::vector<std::string> ids;
+            for (const auto& p : inserts)
+                ids.push_back(p.j->id);
+            std::vector<pg::statement> st{{sql_read, {text_array(ids)}, false}};
+            pg::pipeline_outcome o = co_await exec(*c, std::move(st), std::chrono::seconds(60));
+            std::unordered_map<std::string, std::pair<std::string, std::string>> stored;
+            if (o.complete && !first_error(o)) {
+                const PGresult* r = o.results[0].get();
+                for (int row = 0; row < PQntuples(r); ++row)
+                    stored[PQgetvalue(r, row, 0)] = {PQgetvalue(r, row, 2), PQgetvalue(r, row, 1)};
+            }
+            for (const auto& p : inserts) {
+                const auto found = stored.find(p.j->id);
+                if (found != stored.end() && found->second.first == p.partial &&
+                    found->second.second == p.completed) {
+                    finish(p.j); // it holds what this insert wrote
+                } else {
+                    p.j->kind = job_kind::update;
+                    retry_after_transport(p.j, why);
+                }
+            }
+        } else {
+            for (const auto& j : inserted_jobs) {
+                if (!aborted)
+                    j->kind = job_kind::update;
+                retry_after_transport(j, why);
+            }
         }
         for (const auto* group : {&updated_jobs, &upserts, &no_write}) {
             for (const auto& j : *group) {
