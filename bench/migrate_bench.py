@@ -30,6 +30,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LOCAL = ("systemdb", "file")
 CLOUD = ("s3", "azure", "gs")
+# systemdb on PostgreSQL (Debian's server, tests/servers/postgres.sh): each side a schema.
+POSTGRES = ("postgres",)
+# Pairs of these also run the big sizes (100,000 states).
+BIG = LOCAL + POSTGRES
 DEFAULT_PAIRS = "systemdb:file,file:systemdb,file:file,file:s3,s3:file,s3:systemdb,file:azure,azure:file,file:gs,gs:file"
 S3_BUCKET = "statestore-bench"
 
@@ -161,29 +165,33 @@ def document(i):
 class Side:
     """A backend location: its URI, the CLI arguments that name it and its environment."""
 
-    def __init__(self, kind, uri, env_extra=None, db_path=None, directory=None):
+    def __init__(self, kind, uri, env_extra=None, db_path=None, directory=None, pg=None):
         self.kind, self.uri = kind, uri
         self.env_extra = env_extra or {}
         self.db_path, self.directory = db_path, directory
+        self.pg = pg  # postgres: {"uri": database URI selecting the schema, "schema", "psql", "base"}
 
     def database_uri(self):
-        return "sqlite:///" + self.db_path
+        return self.pg["uri"] if self.kind == "postgres" else "sqlite:///" + self.db_path
 
     def cli(self, role):
         args = ["--" + role, self.uri]
-        if self.kind == "systemdb":
+        if self.kind in ("systemdb", "postgres"):
             args += ["--%s-database-uri" % role, self.database_uri()]
         return args
 
     def global_args(self):
         """`statestore` global options selecting this side for `state ...` commands."""
         args = ["--uri", self.uri]
-        if self.kind == "systemdb":
+        if self.kind in ("systemdb", "postgres"):
             args += ["--database-uri", self.database_uri()]
         return args
 
     def remove(self, bin_path=None, env=None):
-        if self.kind == "systemdb":
+        if self.kind == "postgres":
+            run([self.pg["psql"], "-X", "-q", self.pg["base"], "-c",
+                 "DROP SCHEMA IF EXISTS %s CASCADE" % self.pg["schema"]], env, check=False)
+        elif self.kind == "systemdb":
             for suffix in ("", "-wal", "-shm", "-journal"):
                 if os.path.exists(self.db_path + suffix):
                     os.remove(self.db_path + suffix)
@@ -228,6 +236,7 @@ class Bench:
                       if args.local_dir else self.work)
         self.env = clean_env()
         self.cloud = {}         # kind -> env dict, for the cloud stores that answer
+        self.postgres = None    # {"uri", "psql"} once a PostgreSQL server answers
         self.unavailable = {}   # kind -> reason
         self.servers = []       # (script, dir) we started
         self.seeds = {}         # (kind, n) -> Side
@@ -253,6 +262,14 @@ class Bench:
         if kind == "file":
             d = os.path.join(self.local, name)
             return Side(kind, "file://" + d, directory=d)
+        if kind == "postgres":
+            pg = self.postgres
+            schema = "bench_" + name.replace("-", "_")
+            run([pg["psql"], "-X", "-q", pg["uri"], "-c", "CREATE SCHEMA " + schema], self.env)
+            sep = "&" if "?" in pg["uri"] else "?"
+            return Side(kind, "systemdb", pg={
+                "uri": pg["uri"] + sep + "options=-csearch_path%3D" + schema, "schema": schema,
+                "psql": pg["psql"], "base": pg["uri"]})
         base = self.cloud[kind]["uri"].rstrip("/")
         return Side(kind, base + "/" + name, env_extra=self.cloud[kind]["env"])
 
@@ -305,17 +322,19 @@ class Bench:
                             "env": env, "endpoint": endpoint}
         return None
 
-    def start_script_server(self, kind, script_name):
-        """Starts tests/servers/SCRIPT (azurite.sh, gcs.sh) in a work directory; returns
-        (variables of its DIR/env file, None) or (None, reason)."""
+    def start_script_server(self, kind, script_name, extra=()):
+        """Starts tests/servers/SCRIPT (azurite.sh, gcs.sh, postgres.sh) in a work directory;
+        returns (variables of its DIR/env file, None) or (None, reason)."""
         script = os.path.join(ROOT, "tests", "servers", script_name)
         if not os.path.exists(script):
             return None, "tests/servers/%s is missing" % script_name
         d = os.path.join(self.work, kind + "-server")
         log("starting the %s server (tests/servers/%s start)..." % (kind, script_name))
-        r = run(["bash", script, "start", d], self.env, check=False)
+        r = run(["bash", script, "start", d] + list(extra), self.env, check=False)
         if r["rc"] != 0:
-            last = r["err"].strip().splitlines()[-1:] or ["exit %d" % r["rc"]]
+            lines = r["err"].strip().splitlines()
+            errors = [l for l in lines if "error:" in l]
+            last = (errors or lines)[-1:] or ["exit %d" % r["rc"]]
             return None, ("%s start failed (or point STATESTORE_BENCH_%s_URI at a running "
                           "server): %s" % (script_name, kind.upper(), last[0]))
         self.servers.append((script, d))
@@ -350,6 +369,25 @@ class Bench:
                             "env": {"STORAGE_EMULATOR_HOST": values["GCS_PROXY"]}}
         return None
 
+    def start_postgres(self):
+        """Debian's PostgreSQL 15 (tests/servers/postgres.sh, max_connections 600 for the
+        ceiling's 256 connections), or a server already running named by STATESTORE_BENCH_POSTGRES_URI
+        (a database the URI's user may create schemas in; psql from PATH or PG_BIN)."""
+        uri = os.environ.get("STATESTORE_BENCH_POSTGRES_URI")
+        psql = os.path.join(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"), "psql")
+        if not uri:
+            # The server runs as the `postgres` user, which must reach its data directory.
+            os.chmod(self.work, 0o755)
+            values, reason = self.start_script_server("postgres", "postgres.sh",
+                                                      ["--max-connections", "600"])
+            if reason:
+                return reason
+            uri, psql = values["PG_URI"], os.path.join(values["PG_BIN"], "psql")
+        if not os.access(psql, os.X_OK):
+            psql = shutil.which("psql") or psql
+        self.postgres = {"uri": uri, "psql": psql}
+        return None
+
     def probe(self, kind):
         """The store is usable when `statestore state list` works against it."""
         side = self.new_side(kind, "probe")
@@ -362,12 +400,23 @@ class Bench:
         return None
 
     def ensure(self, kind):
-        if kind in LOCAL or kind in self.cloud:
+        if kind in LOCAL or kind in self.cloud or (kind == "postgres" and self.postgres):
             return True
         if kind in self.unavailable:
             return False
         reason = None
         var = "STATESTORE_BENCH_%s_URI" % kind.upper()
+        if kind == "postgres":
+            reason = self.start_postgres()
+            if reason is None:
+                reason = self.probe(kind)
+            if reason:
+                self.postgres = None
+                self.unavailable[kind] = reason
+                log("skipping %s: %s" % (kind, reason))
+                self.results["skipped"].append({"backend": kind, "reason": reason})
+                return False
+            return True
         if kind == "s3":
             reason = self.start_s3()
         elif os.environ.get(var):
@@ -414,7 +463,7 @@ class Bench:
         t0 = time.monotonic()
         if kind == "file":
             self.seed_file_tree(side.directory, n)
-        elif kind == "systemdb":
+        elif kind in ("systemdb", "postgres"):
             export = os.path.join(self.work, "seed-%d.json" % n)
             with open(export, "w") as f:
                 json.dump({state_id(i): document(i) for i in range(n)}, f)
@@ -461,8 +510,11 @@ class Bench:
             done = max(rep["done"], 1)
             # Efficiency is measured against the destination, as the issue defines the ceiling
             # ("a bare PUT load ... against the same destination server"); a cloud source is
-            # reported beside it (source_load in ratios()), since it can bound the pair.
-            server = b
+            # reported beside it (source_load in ratios()), since it can bound the pair. Pairs
+            # with PostgreSQL on either side are measured against PostgreSQL's ceiling (one-row
+            # transactions at the same concurrency), as issue 16 defines it; a postgres -> file
+            # pair also gets the file destination's figure (destination_efficiency).
+            server = "postgres" if "postgres" in (a, b) else b
             server_requests = rep.get("destination_requests", 0)
             elapsed = max(rep["elapsed_seconds"], 1e-9)
             row = {"pair": "%s->%s" % (a, b), "mode": mode, "from": a, "to": b, "n": n,
@@ -490,7 +542,7 @@ class Bench:
         for c in concurrencies:
             side = self.new_side(kind, "ceiling")
             env = self.side_env(side)
-            if kind == "systemdb":
+            if kind in ("systemdb", "postgres"):
                 env["MELTANO_DATABASE_URI"] = side.database_uri()
             r = run([self.ceiling_bin, side.uri, str(count), str(c)], env, check=False)
             if r["rc"] != 0:
@@ -589,7 +641,7 @@ class Bench:
         pairs = [tuple(p.split(":")) for p in a.pairs.split(",") if p]
         usable = []
         for src, dst in pairs:
-            bad = [k for k in (src, dst) if k not in LOCAL + CLOUD]
+            bad = [k for k in (src, dst) if k not in LOCAL + CLOUD + POSTGRES]
             if bad:
                 raise SystemExit("unknown backend %s in --pairs" % bad[0])
             if self.ensure(src) and self.ensure(dst):
@@ -601,11 +653,11 @@ class Bench:
                 self.measure_pair(src, dst, n, a.concurrency)
             if a.unlocked_series:
                 self.measure_pair(src, dst, max(a.sizes), a.concurrency, unlocked=True)
-            if src in LOCAL and dst in LOCAL:
+            if src in BIG and dst in BIG:
                 for n in a.big_sizes:
                     self.measure_pair(src, dst, n, a.big_concurrency)
-        # Every destination (efficiency) and every cloud source (source load).
-        servers = {dst for _, dst in usable} | {s for s, _ in usable if s in CLOUD}
+        # Every destination (efficiency), every cloud source (source load), PostgreSQL.
+        servers = {dst for _, dst in usable} | {s for s, _ in usable if s in CLOUD + POSTGRES}
         for kind in sorted(servers):
             concs = set(a.concurrency) | (set(a.big_concurrency) if a.big_sizes else set())
             self.measure_ceiling(kind, sorted(concs), a.ceiling_writes)
@@ -631,7 +683,7 @@ class Bench:
 # --- summaries ---------------------------------------------------------------------------
 
 TARGETS = {"efficiency": 0.8, "speedup": 50.0, "rclone_ids_ratio": 1.0,
-           "rclone_cpu_ratio": 1.0 / 3.0, "peak_rss_mib": 200.0}
+           "rclone_cpu_ratio": 1.0 / 3.0, "peak_rss_mib": 200.0, "postgres_peak_rss_mib": 64.0}
 
 
 def ceiling_at(results, kind, concurrency):
@@ -690,6 +742,10 @@ def ratios(results):
         if eff:
             entry.update({"efficiency": eff[0], "efficiency_basis": eff[1],
                           "server_rate": eff[2], "ceiling_rate": eff[3]})
+        if best["server"] != best["to"]:  # postgres -> X: X's own ceiling too
+            deff = efficiency(results, dict(best, server=best["to"]))
+            if deff:
+                entry["destination_efficiency"] = deff[0]
         src = best["from"]
         src_ceiling = ceiling_at(results, src, best["concurrency"]) if src in CLOUD else None
         if src_ceiling and src_ceiling["requests_per_second"] > 0:
@@ -722,6 +778,14 @@ def ratios(results):
         top = max(big, key=lambda r: (r["n"], r["peak_rss_mib"]))
         summary["file_to_systemdb_peak_rss"] = {"n": top["n"], "peak_rss_mib": top["peak_rss_mib"],
                                                 "concurrency": top["concurrency"]}
+    # Issue 16: peak RSS of the PostgreSQL pairs at their largest N (every concurrency).
+    summary["postgres_peak_rss"] = []
+    for pair in sorted({r["pair"] for r in results["migrate"] if "postgres" in r["pair"]}):
+        rows = [r for r in results["migrate"] if r["pair"] == pair and r["mode"] == "locked"]
+        n = max(r["n"] for r in rows)
+        top = max((r for r in rows if r["n"] == n), key=lambda r: r["peak_rss_mib"])
+        summary["postgres_peak_rss"].append({"pair": pair, "n": n, "peak_rss_mib": top["peak_rss_mib"],
+                                             "concurrency": top["concurrency"]})
     summary["targets"] = targets(summary)
     return summary
 
@@ -752,6 +816,10 @@ def targets(summary):
         rows.append({"target": "peak RSS < %.0f MiB, %d states file->systemdb" % (
             TARGETS["peak_rss_mib"], p["n"]), "pair": "file->systemdb",
             "value": p["peak_rss_mib"], "met": p["peak_rss_mib"] < TARGETS["peak_rss_mib"]})
+    for p in summary.get("postgres_peak_rss", []):
+        rows.append({"target": "peak RSS < %.0f MiB, %d states" % (
+            TARGETS["postgres_peak_rss_mib"], p["n"]), "pair": p["pair"],
+            "value": p["peak_rss_mib"], "met": p["peak_rss_mib"] < TARGETS["postgres_peak_rss_mib"]})
     return rows
 
 
@@ -825,11 +893,13 @@ def markdown(results):
                   "cloud source: the requests/s the migration made the source serve divided by "
                   "that server's bare PUT rate at the same concurrency (near 1 or above: the "
                   "source bounds the pair).", "",
-                  "| pair | N | best c | ids/s | destination | requests per id | destination rate | ceiling rate | efficiency | source load | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
+                  "| pair | N | best c | ids/s | ceiling of | requests per id | destination rate | ceiling rate | efficiency | source load | unlocked: best c, ids/s, efficiency | per-id loop ids/s | speed-up |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for e in s["pairs"]:
             lines.append("| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                e["pair"], e["n"], e["best_concurrency"], e["ids_per_second"], e["server"],
+                e["pair"], e["n"], e["best_concurrency"], e["ids_per_second"],
+                e["server"] + (" (file: %s)" % e["destination_efficiency"]
+                               if "destination_efficiency" in e else ""),
                 e["server_requests_per_id"] if e["server"] in CLOUD else "-",
                 ("%.0f %s" % (e["server_rate"], e["efficiency_basis"])) if "server_rate" in e else "-",
                 ("%.0f" % e["ceiling_rate"]) if "ceiling_rate" in e else "-",

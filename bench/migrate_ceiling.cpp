@@ -8,19 +8,27 @@
 // URI is a blob backend (file://DIR, s3://bucket/prefix, azure://..., gs://...): COUNT
 // unconditional durable writes of a state-sized object (for file: write + fsync + rename
 // + directory fsync on the same I/O pool) under <prefix>/ceiling-<pid>/, deleted
-// afterwards. URI "systemdb" (MELTANO_DATABASE_URI names the file): COUNT one-row upsert
+// afterwards. URI "systemdb" with MELTANO_DATABASE_URI sqlite:///PATH: COUNT one-row upsert
 // transactions with the backend's pragmas; SQLite has one writer, so the figure does not
-// depend on CONCURRENCY. Settings (endpoints, credentials) come from the environment, as
+// depend on CONCURRENCY. With MELTANO_DATABASE_URI postgresql://...: CONCURRENCY connections,
+// each running one-row upsert transactions (one statement in autocommit: one round trip) on
+// a table shaped like `state`, through the same libpq-on-Asio layer the backend uses; the
+// table (statestore_ceiling_PID, in the URI's search_path) is dropped afterwards. Settings (endpoints, credentials) come from the environment, as
 // for `statestore`. Prints one JSON object: {"ops":..,"seconds":..,"ops_per_second":..,
 // "requests":..,"requests_per_second":..,"cpu_seconds":..}; requests counts what reached the
-// server (HTTP attempts; file-system calls for file; transactions for systemdb).
+// server (HTTP attempts; file-system calls for file; transactions for systemdb; round trips
+// for PostgreSQL).
 
 #include "bench_util.hpp"
+
+#include "backend/systemdb/pg_connection.hpp"
+#include "backend/systemdb/pg_uri.hpp"
 
 #include "statestore/statestore.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -148,6 +156,74 @@ measured systemdb_ceiling(const settings& config, std::size_t count)
     return measured{seconds, count}; // one transaction per write
 }
 
+asio::awaitable<std::unique_ptr<pg::connection>> pg_open(const pg::connection_target& target)
+{
+    auto executor = co_await asio::this_coro::executor;
+    co_return co_await pg::connection::open(executor, target, std::chrono::seconds(30));
+}
+
+/// One statement on a connection; throws on any failure.
+asio::awaitable<void> pg_exec(pg::connection& c, pg::statement st)
+{
+    std::vector<pg::statement> one{std::move(st)};
+    pg::pipeline_outcome o =
+        co_await c.run(std::move(one), pg::clock_type::now() + std::chrono::seconds(60));
+    if (!o.complete)
+        throw std::runtime_error("PostgreSQL ceiling: " + o.failure);
+    const ExecStatusType status = PQresultStatus(o.results[0].get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        throw std::runtime_error("PostgreSQL ceiling: " + pg::error_of(o.results[0].get()).message);
+}
+
+asio::awaitable<void> pg_setup(std::vector<std::unique_ptr<pg::connection>>& connections,
+                               const pg::connection_target& target, const std::string& create)
+{
+    for (auto& c : connections)
+        c = co_await pg_open(target);
+    pg::statement st;
+    st.sql = create.c_str();
+    co_await pg_exec(*connections[0], std::move(st));
+}
+
+/// One-row transactions, one after another on one connection, until the work runs out.
+asio::awaitable<void> pg_writer(pg::connection& c, const std::string& insert, shared_counter& work)
+{
+    while (work.next < work.count) {
+        const std::size_t i = work.next++;
+        pg::statement st;
+        st.sql = insert.c_str();
+        st.params = {"ceiling-" + std::to_string(i), document_for(i)};
+        co_await pg_exec(c, std::move(st));
+    }
+}
+
+measured postgres_ceiling(const settings& config, std::size_t count, std::size_t concurrency)
+{
+    const pg::connection_target target = pg::parse_postgres_uri(effective_database_uri(config));
+    const std::string table = "statestore_ceiling_" + std::to_string(::getpid());
+    const std::string create = "CREATE TABLE " + table + " (id VARCHAR(900) PRIMARY KEY, body VARCHAR)";
+    const std::string insert = "INSERT INTO " + table + " (id, body) VALUES ($1, $2) ON CONFLICT "
+                               "(id) DO UPDATE SET body = EXCLUDED.body";
+    const std::string drop = "DROP TABLE " + table;
+    asio::io_context io;
+    std::vector<std::unique_ptr<pg::connection>> connections(concurrency);
+    auto started = asio::co_spawn(io, pg_setup(connections, target, create), asio::use_future);
+    io.run();
+    started.get();
+    shared_counter work{0, count};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t next_connection = 0;
+    run_all(io, concurrency, [&]() { return pg_writer(*connections[next_connection++], insert, work); });
+    measured result{bench::seconds_since(t0), count}; // one round trip per write
+    pg::statement drop_table;
+    drop_table.sql = drop.c_str();
+    auto dropped = asio::co_spawn(io, pg_exec(*connections[0], std::move(drop_table)), asio::use_future);
+    io.restart();
+    io.run();
+    dropped.get();
+    return result;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -163,8 +239,11 @@ int main(int argc, char** argv)
         const auto concurrency = std::max<std::size_t>(1, std::stoul(argv[3]));
         config.http_max_connections = std::max(config.http_max_connections, concurrency);
         const double cpu0 = bench::cpu_seconds();
-        const measured m = config.uri == "systemdb" ? systemdb_ceiling(config, count)
-                                                     : blob_ceiling(config, count, concurrency);
+        const bool postgres = config.uri == "systemdb" &&
+                              pg::is_postgres_uri(effective_database_uri(config));
+        const measured m = postgres                   ? postgres_ceiling(config, count, concurrency)
+                           : config.uri == "systemdb" ? systemdb_ceiling(config, count)
+                                                      : blob_ceiling(config, count, concurrency);
         const double cpu = bench::cpu_seconds() - cpu0;
         const double seconds = m.seconds;
         std::printf("{\"ops\": %zu, \"seconds\": %.6f, \"ops_per_second\": %.1f, "

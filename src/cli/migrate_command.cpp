@@ -186,9 +186,14 @@ int run_migrate(const migrate_cli_options& o, const settings& base)
     to_settings.uri = o.to;
     if (o.to_database_uri)
         to_settings.database_uri = *o.to_database_uri;
-    // One connection per id in flight on each side, so workers never queue for one.
-    for (settings* side : {&from_settings, &to_settings})
+    // One connection per id in flight on each side, so workers never queue for one. A
+    // PostgreSQL system database serves queued operations in batches: up to 16 connections
+    // (more only add server contention; bench/postgres_set.cpp, docs/postgresql.md).
+    for (settings* side : {&from_settings, &to_settings}) {
         side->http_max_connections = std::max(side->http_max_connections, o.concurrency);
+        side->database_max_connections = std::max(
+            side->database_max_connections, std::min<std::size_t>(o.concurrency, 16));
+    }
 
     asio::io_context io;
     std::unique_ptr<state_backend> from = open_backend(io.get_executor(), from_settings);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <unordered_map>
 
 namespace asio = boost::asio;
 
@@ -116,6 +117,9 @@ struct connection::impl : std::enable_shared_from_this<impl> {
     bool broken = false;
     std::uint64_t round_trips = 0;
     std::vector<std::string> secrets;
+    /// Statements prepared on this connection: SQL text -> name.
+    std::unordered_map<std::string, std::string> prepared;
+    std::uint64_t names_used = 0; ///< names are never reused, even after a failed Parse
 
     void attach(int fd)
     {
@@ -285,14 +289,40 @@ asio::awaitable<pipeline_outcome> connection::run(std::vector<statement> stateme
         s.broken = true;
         out.failure = std::move(why);
     };
-    for (const statement& st : statements) {
+    // For each statement, the name it is prepared under now (its Parse goes first), if any;
+    // a statement repeated in the pipeline is parsed once.
+    std::vector<std::string> preparing(statements.size());
+    std::unordered_map<std::string, std::string> parsing_now;
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+        const statement& st = statements[i];
         std::vector<const char*> values;
         values.reserve(st.params.size());
         for (const auto& p : st.params)
             values.push_back(p ? p->c_str() : nullptr);
-        if (PQsendQueryParams(s.conn, st.sql, static_cast<int>(values.size()), nullptr,
-                              values.data(), nullptr, nullptr, 0) != 1 ||
-            (st.flush_after && PQsendFlushRequest(s.conn) != 1)) {
+        const int n = static_cast<int>(values.size());
+        int sent = 0;
+        if (!st.prepared) {
+            sent = PQsendQueryParams(s.conn, st.sql, n, nullptr, values.data(), nullptr, nullptr, 0);
+        } else {
+            auto known = s.prepared.find(st.sql);
+            auto pending = parsing_now.find(st.sql);
+            std::string name;
+            if (known != s.prepared.end()) {
+                name = known->second;
+            } else if (pending != parsing_now.end()) {
+                name = pending->second;
+            } else {
+                name = "statestore_" + std::to_string(s.names_used++);
+                parsing_now.emplace(st.sql, name);
+                preparing[i] = name;
+                if (PQsendPrepare(s.conn, name.c_str(), st.sql, n, nullptr) != 1) {
+                    fail("cannot send a query: " + s.libpq_message());
+                    co_return out;
+                }
+            }
+            sent = PQsendQueryPrepared(s.conn, name.c_str(), n, values.data(), nullptr, nullptr, 0);
+        }
+        if (sent != 1 || (st.flush_after && PQsendFlushRequest(s.conn) != 1)) {
             fail("cannot send a query: " + s.libpq_message());
             co_return out;
         }
@@ -346,7 +376,51 @@ asio::awaitable<pipeline_outcome> connection::run(std::vector<statement> stateme
             }
         }
     };
+    // One result (then a null) per Parse sent, then per statement.
+    const auto read_one = [&s, &next_result,
+                           &fail]() -> asio::awaitable<std::optional<result_ptr>> {
+        std::optional<PGresult*> first = co_await next_result();
+        if (!first)
+            co_return std::nullopt;
+        if (*first == nullptr) {
+            fail("lost the connection: " + s.libpq_message());
+            co_return std::nullopt;
+        }
+        result_ptr kept(*first);
+        if (PQstatus(s.conn) == CONNECTION_BAD)
+            co_return std::optional<result_ptr>(std::move(kept)); // the caller fails next
+        for (;;) {
+            std::optional<PGresult*> more = co_await next_result();
+            if (!more)
+                co_return std::nullopt;
+            if (*more == nullptr)
+                break;
+            kept.reset(*more);
+        }
+        co_return std::optional<result_ptr>(std::move(kept));
+    };
     for (std::size_t i = 0; i < statements.size(); ++i) {
+        if (!preparing[i].empty()) {
+            std::optional<result_ptr> parsed = co_await read_one();
+            if (!parsed)
+                co_return out;
+            if (PQstatus(s.conn) == CONNECTION_BAD) {
+                out.results.push_back(std::move(*parsed));
+                fail("lost the connection: " + s.libpq_message());
+                co_return out;
+            }
+            if (PQresultStatus(parsed->get()) == PGRES_COMMAND_OK) {
+                s.prepared.emplace(statements[i].sql, preparing[i]);
+            } else {
+                // The statement's own result (aborted) follows; what the server said about
+                // the Parse is what the caller needs.
+                std::optional<result_ptr> skipped = co_await read_one();
+                if (!skipped)
+                    co_return out;
+                out.results.push_back(std::move(*parsed));
+                continue;
+            }
+        }
         std::optional<PGresult*> first = co_await next_result();
         if (!first)
             co_return out;

@@ -43,6 +43,9 @@ struct statement {
     /// Ask the server to send the results so far at once (PQsendFlushRequest) instead of
     /// at the Sync: lets a caller learn them even if the rest of the pipeline is lost.
     bool flush_after = false;
+    /// Parse and plan it once per connection (a named prepared statement, made in the same
+    /// pipeline the first time it is used), rather than on every use.
+    bool prepared = false;
 };
 
 /// How one pipeline ended.

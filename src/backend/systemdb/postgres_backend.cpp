@@ -456,6 +456,10 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
             } catch (const pg::connect_error& e) {
                 --open;
                 const std::string& state = e.details().sqlstate;
+                // The server has no connection slot left, but this backend holds some: serve
+                // with those (the worker asking for one more stands down).
+                if (state == "53300" && open > 0)
+                    co_return nullptr;
                 const bool final = state.substr(0, 2) == "28" || state == "3D000" ||
                                    state == "42501" || e.password_missing() ||
                                    attempt > options.max_retries;
@@ -692,7 +696,7 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
         std::vector<std::string> ids;
         for (const auto& j : batch)
             ids.push_back(j->id);
-        std::vector<pg::statement> st{{sql_read, {text_array(ids)}, false}};
+        std::vector<pg::statement> st{{sql_read, {text_array(ids)}, false, true}};
         pg::pipeline_outcome o = co_await exec(c, std::move(st), std::chrono::seconds(60));
         if (!o.complete) {
             for (const auto& j : batch)
@@ -794,9 +798,9 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
             for (const auto& j : updates)
                 ids.push_back(j->id);
             std::vector<pg::statement> st{{sql_begin, {}, false},
-                                          {sql_xid_and_limits, limits, true},
-                                          {sql_lock_ids, {text_array(locked_ids)}, false},
-                                          {sql_lock_rows, {text_array(ids)}, false}};
+                                          {sql_xid_and_limits, limits, true, true},
+                                          {sql_lock_ids, {text_array(locked_ids)}, false, true},
+                                          {sql_lock_rows, {text_array(ids)}, false, true}};
             pg::pipeline_outcome o = co_await exec(*c, std::move(st), write_budget());
             if (!o.complete) { // no COMMIT was sent: nothing of it happened
                 for (const auto& j : participants)
@@ -841,9 +845,9 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
         std::vector<pg::statement> st;
         if (!two_trips) {
             st.push_back({sql_begin, {}, false});
-            st.push_back({sql_xid_and_limits, limits, true});
+            st.push_back({sql_xid_and_limits, limits, true, true});
             if (!locked_ids.empty())
-                st.push_back({sql_lock_ids, {text_array(locked_ids)}, false});
+                st.push_back({sql_lock_ids, {text_array(locked_ids)}, false, true});
         }
         std::vector<std::string> ins_id, ins_p, ins_c, upd_id, upd_p, upd_c;
         std::vector<job_ptr> inserted_jobs, updated_jobs;
@@ -861,12 +865,12 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
             insert_index = static_cast<int>(st.size());
             st.push_back({sql_insert_absent,
                           {text_array(ins_id), text_array(ins_p), text_array(ins_c)},
-                          false});
+                          false, true});
         }
         if (!upd_id.empty())
             st.push_back({sql_update_rows,
                           {text_array(upd_id), text_array(upd_p), text_array(upd_c), now},
-                          false});
+                          false, true});
         if (!upserts.empty()) {
             std::vector<std::string> ids, ps, cs;
             for (const auto& j : upserts) {
@@ -875,7 +879,7 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 cs.push_back(systemdb::column_text(j->document->completed));
             }
             st.push_back(
-                {sql_upsert, {text_array(ids), text_array(ps), text_array(cs), now}, false});
+                {sql_upsert, {text_array(ids), text_array(ps), text_array(cs), now}, false, true});
         }
         st.push_back({sql_commit, {}, false});
         // Mutators that ran longer than lock_hold_seconds found the transaction ended by the
@@ -1026,7 +1030,7 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
             std::vector<std::string> ids;
             for (const auto& p : inserts)
                 ids.push_back(p.j->id);
-            std::vector<pg::statement> st{{sql_read, {text_array(ids)}, false}};
+            std::vector<pg::statement> st{{sql_read, {text_array(ids)}, false, true}};
             pg::pipeline_outcome o = co_await exec(*c, std::move(st), std::chrono::seconds(60));
             std::unordered_map<std::string, std::pair<std::string, std::string>> stored;
             if (o.complete && !first_error(o)) {
@@ -1179,7 +1183,7 @@ asio::awaitable<bool> postgres_backend::erase(std::string id)
     // A re-run after a lost connection reports what it finds (the lost attempt may have
     // deleted the row already).
     j->direct = [self](pg::connection& c, job& me) -> asio::awaitable<void> {
-        std::vector<pg::statement> st{{sql_delete, {me.id}, false}};
+        std::vector<pg::statement> st{{sql_delete, {me.id}, false, true}};
         pg::pipeline_outcome o = co_await self->run_checked(c, std::move(st), "deleting");
         me.count = std::string_view(PQcmdTuples(o.results[0].get())) == "0" ? 0 : 1;
     };
@@ -1196,7 +1200,7 @@ asio::awaitable<std::vector<std::string>> postgres_backend::list(std::string pat
     job_ptr j = self->make_job(job_kind::direct);
     j->direct = [self, pattern, like = *like](pg::connection& c,
                                               job& me) -> asio::awaitable<void> {
-        std::vector<pg::statement> st{{sql_list, {like}, false}};
+        std::vector<pg::statement> st{{sql_list, {like}, false, true}};
         pg::pipeline_outcome o = co_await self->run_checked(c, std::move(st), "listing states");
         const PGresult* r = o.results[0].get();
         me.ids.clear();
@@ -1224,7 +1228,7 @@ asio::awaitable<state_id_page> postgres_backend::list_page(std::string pattern, 
     job_ptr j = self->make_job(job_kind::direct);
     j->direct = [self, pattern, token, like = *like](pg::connection& c,
                                                      job& me) -> asio::awaitable<void> {
-        std::vector<pg::statement> st{{sql_page, {token, like, std::to_string(rows)}, false}};
+        std::vector<pg::statement> st{{sql_page, {token, like, std::to_string(rows)}, false, true}};
         pg::pipeline_outcome o = co_await self->run_checked(c, std::move(st), "listing states");
         const PGresult* r = o.results[0].get();
         me.page = state_id_page{};
@@ -1280,9 +1284,9 @@ asio::awaitable<std::size_t> postgres_backend::import_all(std::vector<state_entr
         const std::vector<std::optional<std::string>> limits{
             self->lock_timeout_ms, self->statement_timeout_ms, self->idle_in_transaction_ms};
         const std::string now = systemdb::local_timestamp();
-        std::vector<pg::statement> st{{sql_begin, {}, false}, {sql_xid_and_limits, limits, false}};
+        std::vector<pg::statement> st{{sql_begin, {}, false}, {sql_xid_and_limits, limits, false, true}};
         for (const chunk_arrays& a : chunks)
-            st.push_back({sql_upsert, {a.ids, a.partials, a.completeds, now}, false});
+            st.push_back({sql_upsert, {a.ids, a.partials, a.completeds, now}, false, true});
         st.push_back({sql_commit, {}, false});
         pg::pipeline_outcome o = co_await self->exec(c, std::move(st), self->write_budget() * 2);
         if (!o.complete) // an import overwrites: running it again is safe
