@@ -5,12 +5,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <unordered_map>
 
@@ -212,8 +214,36 @@ connection::open(asio::any_io_executor executor, const connection_target& target
 {
     auto state = std::make_shared<impl>(executor);
     state->secrets = target.secrets;
+    const auto deadline = clock_type::now() + timeout;
+    // A host name is resolved here, asynchronously: libpq would call getaddrinfo and block the
+    // executor's thread for as long as DNS takes.
+    std::vector<std::pair<std::string, std::string>> keywords = target.keywords;
+    if (const std::string name = host_to_resolve(keywords); !name.empty()) {
+        asio::ip::tcp::resolver resolver(executor);
+        asio::steady_timer limit(executor, deadline);
+        limit.async_wait([&resolver](const boost::system::error_code& ec) {
+            if (!ec)
+                resolver.cancel();
+        });
+        auto [ec, results] = co_await resolver.async_resolve(name, "", tuple_awaitable);
+        limit.cancel();
+        if (ec) {
+            const bool timed_out = clock_type::now() >= deadline;
+            throw connect_error(server_error{"", "could not resolve host name \"" + name + "\": " +
+                                                     (timed_out ? std::string("timed out")
+                                                                : ec.message())},
+                                timed_out);
+        }
+        std::vector<std::string> addresses;
+        for (const auto& entry : results) {
+            std::string a = entry.endpoint().address().to_string();
+            if (std::find(addresses.begin(), addresses.end(), a) == addresses.end())
+                addresses.push_back(std::move(a));
+        }
+        keywords = with_addresses(std::move(keywords), addresses);
+    }
     std::vector<const char*> keys, values;
-    for (const auto& [k, v] : target.keywords) {
+    for (const auto& [k, v] : keywords) {
         keys.push_back(k.c_str());
         values.push_back(v.c_str());
     }
@@ -231,7 +261,7 @@ connection::open(asio::any_io_executor executor, const connection_target& target
     PQsetErrorVerbosity(state->conn, PQERRORS_VERBOSE);
     PQsetNoticeProcessor(state->conn, ignore_notice, nullptr);
 
-    state->arm(clock_type::now() + timeout);
+    state->arm(deadline);
     PostgresPollingStatusType poll = PGRES_POLLING_WRITING; // libpq's rule before the first poll
     std::optional<wait_failure> failed;
     while (poll != PGRES_POLLING_OK) {

@@ -2,6 +2,8 @@
 
 #include "statestore/error.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
@@ -268,6 +270,43 @@ connection_target parse_postgres_uri(std::string_view uri)
                 1, static_cast<std::size_t>(std::count(v.begin(), v.end(), ',')) + 1);
     target.keywords = std::move(keywords);
     return target;
+}
+
+std::string host_to_resolve(const std::vector<std::pair<std::string, std::string>>& keywords)
+{
+    std::string host;
+    for (const auto& [k, v] : keywords) {
+        if (k == "hostaddr")
+            return "";
+        if (k == "host")
+            host = v;
+    }
+    if (host.empty() || host.front() == '/' || host.front() == '@' ||
+        host.find(',') != std::string::npos)
+        return "";
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    return ec ? host : "";
+}
+
+std::vector<std::pair<std::string, std::string>>
+with_addresses(std::vector<std::pair<std::string, std::string>> keywords,
+               const std::vector<std::string>& addresses)
+{
+    const auto repeated = [&addresses](const std::string& value) {
+        std::string out;
+        for (std::size_t i = 0; i < addresses.size(); ++i)
+            out += (i ? "," : "") + value;
+        return out;
+    };
+    std::string joined;
+    for (std::size_t i = 0; i < addresses.size(); ++i)
+        joined += (i ? "," : "") + addresses[i];
+    for (auto& [k, v] : keywords)
+        if (k == "host" || (k == "port" && v.find(',') == std::string::npos))
+            v = repeated(v);
+    keywords.emplace_back("hostaddr", joined);
+    return keywords;
 }
 
 std::string scrub_secrets(std::string text, const std::vector<std::string>& secrets)

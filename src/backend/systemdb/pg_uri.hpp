@@ -47,6 +47,19 @@ struct connection_target {
 /// (postgresql+asyncpg). Messages show display-style text, never a password.
 connection_target parse_postgres_uri(std::string_view uri);
 
+/// The host name libpq would resolve itself, blocking, with getaddrinfo: the one `host` the
+/// keywords give when it is a DNS name (not an address, not a socket directory, not a list)
+/// and no `hostaddr` is given. "" when there is nothing to resolve.
+std::string host_to_resolve(const std::vector<std::pair<std::string, std::string>>& keywords);
+
+/// The keywords with `host` repeated once per address and `hostaddr` listing the addresses
+/// (and a given `port` repeated alike): libpq then connects to exactly those, in that order,
+/// without resolving anything, and still uses the name for TLS host-name verification and
+/// the password file.
+std::vector<std::pair<std::string, std::string>>
+with_addresses(std::vector<std::pair<std::string, std::string>> keywords,
+               const std::vector<std::string>& addresses);
+
 /// `text` with every occurrence of each secret (of 4 bytes or more: shorter ones would
 /// garble messages and protect nothing) replaced by "***".
 std::string scrub_secrets(std::string text, const std::vector<std::string>& secrets);

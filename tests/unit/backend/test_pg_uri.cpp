@@ -200,6 +200,26 @@ BOOST_AUTO_TEST_CASE(display_and_secrets)
     BOOST_TEST(plain.host_count == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(host_names_are_resolved_before_libpq_sees_them)
+{
+    const auto k = parse_postgres_uri("postgresql://u@db.example:6543/m").keywords;
+    BOOST_TEST(pg::host_to_resolve(k) == "db.example");
+    for (const char* none : {"postgresql://u@127.0.0.1/m", "postgresql://u@[::1]/m",
+                             "postgresql:///m", "postgresql:///m?host=/var/run/postgresql",
+                             "postgresql://u@/m?host=h1,h2", "postgresql://u@h/m?hostaddr=10.0.0.1"})
+        BOOST_TEST(pg::host_to_resolve(parse_postgres_uri(none).keywords).empty(), none);
+    std::map<std::string, std::string> out;
+    for (const auto& [key, value] : pg::with_addresses(k, {"10.0.0.1", "fd00::1"}))
+        out[key] = value;
+    BOOST_TEST(out.at("host") == "db.example,db.example"); // TLS and .pgpass still see the name
+    BOOST_TEST(out.at("hostaddr") == "10.0.0.1,fd00::1");
+    BOOST_TEST(out.at("port") == "6543,6543");
+    const auto no_port = pg::with_addresses(parse_postgres_uri("postgresql://u@db/m").keywords,
+                                            {"10.0.0.1", "10.0.0.2"});
+    BOOST_TEST(std::count_if(no_port.begin(), no_port.end(),
+                             [](const auto& kv) { return kv.first == "port"; }) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(scrubbing)
 {
     BOOST_TEST(pg::scrub_secrets("a hunter2x b hunter2x", {"hunter2x"}) == "a *** b ***");
