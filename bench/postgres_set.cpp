@@ -40,8 +40,7 @@ std::string with_schema(const std::string& uri, const std::string& schema)
            schema;
 }
 
-template <typename F>
-void run(asio::io_context& io, F make)
+template <typename F> void run(asio::io_context& io, F make)
 {
     auto done = asio::co_spawn(io, make(), asio::use_future);
     io.restart();
@@ -88,9 +87,9 @@ int main(int argc, char** argv)
     }
     const std::string schema = "bench_set_" + std::to_string(::getpid());
     asio::io_context io;
-    const std::string psql = std::string(std::getenv("PG_BIN") ? std::getenv("PG_BIN")
-                                                               : "/usr/lib/postgresql/15/bin") +
-                             "/psql -X -q '" + uri + "' -c ";
+    const std::string psql =
+        std::string(std::getenv("PG_BIN") ? std::getenv("PG_BIN") : "/usr/lib/postgresql/15/bin") +
+        "/psql -X -q '" + uri + "' -c ";
     if (std::system((psql + "'CREATE SCHEMA " + schema + "'").c_str()) != 0)
         return 1;
     const std::string schema_uri = with_schema(uri, schema);
@@ -147,7 +146,8 @@ int main(int argc, char** argv)
             std::vector<std::future<void>> done;
             const auto t0 = std::chrono::steady_clock::now();
             for (int w = 0; w < c; ++w)
-                done.push_back(asio::co_spawn(io, migrate_like(b, first, ids, next), asio::use_future));
+                done.push_back(
+                    asio::co_spawn(io, migrate_like(b, first, ids, next), asio::use_future));
             io.restart();
             io.run();
             for (auto& f : done)

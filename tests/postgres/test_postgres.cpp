@@ -49,7 +49,10 @@ using statestore::test::run_coro;
 
 namespace {
 
-json::value js(std::string_view text) { return parse_json(text); }
+json::value js(std::string_view text)
+{
+    return parse_json(text);
+}
 
 std::string env(const char* name)
 {
@@ -71,8 +74,8 @@ std::string random_word()
 /// The URI with application_name set, so a test can find (and terminate) its connections.
 std::string tagged(const std::string& uri, const std::string& application)
 {
-    return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "application_name=" +
-           application;
+    return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
+           "application_name=" + application;
 }
 
 settings settings_for(const std::string& database_uri)
@@ -116,9 +119,10 @@ std::string run_command(const std::string& command)
 /// dump's random \restrict key lines dropped, so two schemas can be compared.
 std::string schema_dump(const pg_schema& schema)
 {
-    const std::string dump = run_command(env("PG_BIN") + "/pg_dump --schema-only --no-owner "
-                                         "--schema=" + schema.name + " '" + test::pg_base_uri() +
-                                         "'");
+    const std::string dump = run_command(env("PG_BIN") +
+                                         "/pg_dump --schema-only --no-owner "
+                                         "--schema=" +
+                                         schema.name + " '" + test::pg_base_uri() + "'");
     std::string out;
     std::size_t pos = 0;
     while (pos < dump.size()) {
@@ -255,8 +259,9 @@ BOOST_AUTO_TEST_CASE(created_schema_is_the_one_meltanos_migrations_make)
     }
     // ... and the DDL Meltano's migrations produce on PostgreSQL, applied by psql's way.
     pg_schema meltano("meltano");
-    pg_session(meltano.uri).exec(slurp(fs::path(STATESTORE_TEST_DATA_DIR) / "postgres" /
-                                       "meltano-head-c0efb3c314eb.sql"));
+    pg_session(meltano.uri)
+        .exec(slurp(fs::path(STATESTORE_TEST_DATA_DIR) / "postgres" /
+                    "meltano-head-c0efb3c314eb.sql"));
     const std::string expected = schema_dump(meltano);
     BOOST_TEST(expected.find("CREATE TABLE SCHEMA.state") != std::string::npos);
     BOOST_TEST(schema_dump(ours) == expected);
@@ -269,8 +274,8 @@ BOOST_AUTO_TEST_CASE(existing_meltano_database_is_used_as_is)
 {
     pg_schema schema("existing");
     pg_session db(schema.uri);
-    db.exec(slurp(fs::path(STATESTORE_TEST_DATA_DIR) / "postgres" /
-                  "meltano-head-c0efb3c314eb.sql"));
+    db.exec(
+        slurp(fs::path(STATESTORE_TEST_DATA_DIR) / "postgres" / "meltano-head-c0efb3c314eb.sql"));
     // What Meltano leaves: history, a setting, a state it wrote (compact JSON is read too),
     // and a table of the user's own.
     db.exec("INSERT INTO runs (job_name, state, started_at, payload, payload_flags, run_id, "
@@ -315,7 +320,8 @@ BOOST_AUTO_TEST_CASE(a_database_meltano_has_not_migrated_is_refused_untouched)
             "CREATE TABLE runs (id SERIAL PRIMARY KEY, job_name VARCHAR);");
     asio::io_context io;
     state_store store(open_backend(io.get_executor(), settings_for(schema.uri)));
-    const error e = failure_of([&] { run_coro(io, store.set("x", js(R"({"singer_state": {}})"))); });
+    const error e =
+        failure_of([&] { run_coro(io, store.set("x", js(R"({"singer_state": {}})"))); });
     BOOST_TEST(e.value() == errc::database_error);
     const std::string what = e.what();
     BOOST_TEST(what.find("alembic revision 5b43800443d1") != std::string::npos, what);
@@ -379,7 +385,8 @@ BOOST_AUTO_TEST_CASE(round_trips_per_operation)
     asio::io_context io;
     postgres_backend backend(io.get_executor(), options_for(schema.uri));
     state_mutator set_one = [](const std::optional<state_document>&) {
-        return std::optional<state_document>(state_document::complete(js(R"({"singer_state": {}})")));
+        return std::optional<state_document>(
+            state_document::complete(js(R"({"singer_state": {}})")));
     };
     // The first operation also reads the schema (one), creates it (two) and connects.
     run_coro(io, backend.update("a", set_one));
@@ -415,10 +422,10 @@ BOOST_AUTO_TEST_CASE(concurrent_updates_share_transactions)
         const std::uint64_t before = backend.requests_sent();
         auto body = [&backend](int i) -> asio::awaitable<void> {
             state_mutator add = [i](const std::optional<state_document>& current) {
-                return std::optional<state_document>(apply_update(
-                    current ? &*current : nullptr,
-                    state_document::incomplete(js(R"({"singer_state": {"k)" + std::to_string(i) +
-                                                  R"(": 1}})"))));
+                return std::optional<state_document>(
+                    apply_update(current ? &*current : nullptr,
+                                 state_document::incomplete(js(R"({"singer_state": {"k)" +
+                                                               std::to_string(i) + R"(": 1}})"))));
             };
             co_await backend.update("g" + std::to_string(i % 16), std::move(add));
         };
@@ -443,7 +450,7 @@ BOOST_AUTO_TEST_CASE(concurrent_updates_share_transactions)
     const std::uint64_t grouped = run(256);
     BOOST_TEST_MESSAGE("64 updates: " << alone << " round trips one by one, " << grouped
                                       << " in groups");
-    BOOST_TEST(alone == 128u); // two per update
+    BOOST_TEST(alone == 128u);  // two per update
     BOOST_TEST(grouped <= 32u); // 64 updates in groups of up to 16 (one per id each)
 }
 
@@ -493,7 +500,8 @@ BOOST_AUTO_TEST_CASE(a_connection_the_server_ended_never_serves_again)
     asio::io_context io;
     postgres_backend backend(io.get_executor(), options_for(tagged(schema.uri, app)));
     state_mutator first = [](const std::optional<state_document>&) {
-        return std::optional<state_document>(state_document::complete(js(R"({"singer_state": {"v": 1}})")));
+        return std::optional<state_document>(
+            state_document::complete(js(R"({"singer_state": {"v": 1}})")));
     };
     run_coro(io, backend.update("k", first));
     // Ended while idle in the pool: noticed before use, replaced.
@@ -508,15 +516,16 @@ BOOST_AUTO_TEST_CASE(a_connection_the_server_ended_never_serves_again)
     state_mutator killer = [&calls, &app](const std::optional<state_document>& current) {
         if (++calls == 1)
             terminate_connections(app);
-        return std::optional<state_document>(apply_update(
-            current ? &*current : nullptr,
-            state_document::incomplete(js(R"({"singer_state": {"merged": true}})"))));
+        return std::optional<state_document>(
+            apply_update(current ? &*current : nullptr,
+                         state_document::incomplete(js(R"({"singer_state": {"merged": true}})"))));
     };
     run_coro(io, backend.update("k", killer));
     BOOST_TEST(calls == 2);
     BOOST_TEST(backend.connections_opened() == 3u);
-    BOOST_TEST(run_coro(io, backend.get("k"))->serialize() ==
-               R"({"completed": {"singer_state": {"v": 1}}, "partial": {"singer_state": {"merged": true}}})");
+    BOOST_TEST(
+        run_coro(io, backend.get("k"))->serialize() ==
+        R"({"completed": {"singer_state": {"v": 1}}, "partial": {"singer_state": {"merged": true}}})");
     BOOST_TEST(pg_session(schema.uri).scalar("SELECT count(*) FROM state") == "1");
 }
 
@@ -598,7 +607,8 @@ BOOST_AUTO_TEST_CASE(wrong_password_is_refused_at_once_and_never_printed)
     BOOST_TEST(what.find("SQLSTATE 28P01") != std::string::npos);
     BOOST_TEST(what.find("Wr0ngPassw0rd") == std::string::npos);
     BOOST_TEST(what.find(password) == std::string::npos);
-    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 3s), "an authentication failure is not retried");
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 3s),
+               "an authentication failure is not retried");
     BOOST_TEST(store.backend().describe().find("Wr0ngPassw0rd") == std::string::npos);
 }
 
@@ -606,8 +616,8 @@ BOOST_AUTO_TEST_CASE(unreachable_and_silent_hosts_fail_after_the_retries)
 {
     asio::io_context io;
     {
-        settings s = settings_for("postgresql://u:Secr3tPass@127.0.0.1:" +
-                                  std::to_string(closed_port()) + "/db");
+        settings s = settings_for(
+            "postgresql://u:Secr3tPass@127.0.0.1:" + std::to_string(closed_port()) + "/db");
         s.database_max_retries = 2;
         s.database_retry_timeout_seconds = 0.1;
         state_store store(open_backend(io.get_executor(), s));
@@ -636,9 +646,9 @@ BOOST_AUTO_TEST_CASE(tls_with_verify_full_and_scram_passwords)
 {
     const std::string tls_uri = env("STATESTORE_TEST_PG_TLS_URI");
     const std::string tls_password = env("PG_TLS_PASSWORD");
-    pg_session super(env("PG_SUPER_URI").replace(
-        env("PG_SUPER_URI").find(":" + env("PG_PORT")), env("PG_PORT").size() + 1,
-        ":" + env("PG_SECURE_PORT")));
+    pg_session super(env("PG_SUPER_URI")
+                         .replace(env("PG_SUPER_URI").find(":" + env("PG_PORT")),
+                                  env("PG_PORT").size() + 1, ":" + env("PG_SECURE_PORT")));
     asio::io_context io;
     {
         const std::string app = "ss_tls_" + random_word();
@@ -666,11 +676,15 @@ BOOST_AUTO_TEST_CASE(tls_with_verify_full_and_scram_passwords)
     error e = refused("postgresql://ss_tls:" + tls_password + "@localhost:" + port +
                       "/statestore_tls?sslmode=verify-full&sslrootcert=" +
                       (fs::path(ca).parent_path() / "server.pem").string());
-    BOOST_TEST(std::string(e.what()).find("certificate verify failed") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("certificate verify failed") != std::string::npos,
+               e.what());
     // A certificate for another name (connecting by address, verifying the name given).
-    e = refused("postgresql://ss_tls:" + tls_password + "@/statestore_tls?host=wrong.example&"
-                "hostaddr=127.0.0.1&port=" + port + "&sslmode=verify-full&sslrootcert=" + ca);
-    BOOST_TEST(std::string(e.what()).find("does not match host name") != std::string::npos, e.what());
+    e = refused("postgresql://ss_tls:" + tls_password +
+                "@/statestore_tls?host=wrong.example&"
+                "hostaddr=127.0.0.1&port=" +
+                port + "&sslmode=verify-full&sslrootcert=" + ca);
+    BOOST_TEST(std::string(e.what()).find("does not match host name") != std::string::npos,
+               e.what());
     // The TLS-only user without TLS: the server's pg_hba says no.
     e = refused("postgresql://ss_tls:" + tls_password + "@127.0.0.1:" + port +
                 "/statestore_tls?sslmode=disable");
@@ -719,9 +733,9 @@ BOOST_AUTO_TEST_CASE(libpq_finds_the_password_where_libpq_looks)
         s.database_uri = tagged(s.database_uri, app);
         state_store store(open_backend(io.get_executor(), s));
         run_coro(io, store.list(""));
-        pg_session super(env("PG_SUPER_URI").replace(
-            env("PG_SUPER_URI").find(":" + env("PG_PORT")), env("PG_PORT").size() + 1,
-            ":" + port));
+        pg_session super(env("PG_SUPER_URI")
+                             .replace(env("PG_SUPER_URI").find(":" + env("PG_PORT")),
+                                      env("PG_PORT").size() + 1, ":" + port));
         BOOST_TEST(super.scalar("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a "
                                 "USING (pid) WHERE a.application_name = $1",
                                 {app}) == "t");
@@ -739,11 +753,10 @@ BOOST_AUTO_TEST_CASE(a_writer_that_stalls_holding_a_lock_loses_it)
     run_coro(io, store.set("s", js(R"({"singer_state": {"v": 0}})")));
     // Another process whose update stalls for 4 s inside its transaction, with
     // lock_timeout_seconds = 1: the server ends its transaction after 1 s idle.
-    auto child = test::spawn_process(
-        {STATESTORE_WORKER_PATH, "slow-update", "s", "4", "stalled"},
-        {{"MELTANO_STATE_BACKEND_URI", "systemdb"},
-         {"MELTANO_DATABASE_URI", schema.uri},
-         {"MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS", "1"}});
+    auto child = test::spawn_process({STATESTORE_WORKER_PATH, "slow-update", "s", "4", "stalled"},
+                                     {{"MELTANO_STATE_BACKEND_URI", "systemdb"},
+                                      {"MELTANO_DATABASE_URI", schema.uri},
+                                      {"MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS", "1"}});
     BOOST_REQUIRE(test::read_line(child, 20s) == std::optional<std::string>("entered"));
     const auto t0 = std::chrono::steady_clock::now();
     run_coro(io, store.merge("s", js(R"({"singer_state": {"parent": 1}})")));
@@ -753,8 +766,9 @@ BOOST_AUTO_TEST_CASE(a_writer_that_stalls_holding_a_lock_loses_it)
                        << " ms for the stalled writer's lock");
     // The stalled writer is told it lost its lock; it wrote nothing.
     BOOST_TEST(test::wait_process(child, 30s) == 3);
-    BOOST_TEST(run_coro(io, store.get_document("s"))->serialize() ==
-               R"({"completed": {"singer_state": {"v": 0}}, "partial": {"singer_state": {"parent": 1}}})");
+    BOOST_TEST(
+        run_coro(io, store.get_document("s"))->serialize() ==
+        R"({"completed": {"singer_state": {"v": 0}}, "partial": {"singer_state": {"parent": 1}}})");
 }
 
 // --- listing ------------------------------------------------------------------------------

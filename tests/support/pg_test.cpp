@@ -10,7 +10,10 @@ namespace statestore::test {
 namespace {
 
 // libpq's PGconn is `struct pg_conn`, which the header declares without including libpq.
-PGconn* raw(pg_conn* c) { return c; }
+PGconn* raw(pg_conn* c)
+{
+    return c;
+}
 
 struct result_closer {
     void operator()(PGresult* r) const { PQclear(r); }
@@ -30,7 +33,8 @@ result check(PGresult* r, PGconn* c)
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         return held;
     const char* state = held ? PQresultErrorField(held.get(), PG_DIAG_SQLSTATE) : nullptr;
-    throw pg_failure(state ? state : "", held ? PQresultErrorMessage(held.get()) : PQerrorMessage(c));
+    throw pg_failure(state ? state : "",
+                     held ? PQresultErrorMessage(held.get()) : PQerrorMessage(c));
 }
 
 } // namespace
@@ -44,10 +48,14 @@ pg_session::pg_session(const std::string& uri)
         PQfinish(c);
         throw std::runtime_error("test connection failed: " + message);
     }
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);
 }
 
-pg_session::~pg_session() { PQfinish(raw(conn_)); }
+pg_session::~pg_session()
+{
+    PQfinish(raw(conn_));
+}
 
 std::vector<pg_row> pg_session::query(const std::string& sql,
                                       const std::vector<std::optional<std::string>>& params)
@@ -81,18 +89,30 @@ std::string pg_session::scalar(const std::string& sql,
     return *rows[0][0];
 }
 
-void pg_session::exec(const std::string& sql) { check(PQexec(raw(conn_), sql.c_str()), raw(conn_)); }
+void pg_session::exec(const std::string& sql)
+{
+    check(PQexec(raw(conn_), sql.c_str()), raw(conn_));
+}
 
-int pg_session::backend_pid() const { return PQbackendPID(raw(conn_)); }
+int pg_session::backend_pid() const
+{
+    return PQbackendPID(raw(conn_));
+}
 
-std::string pg_base_uri() { return env_or_empty("STATESTORE_TEST_PG_URI"); }
+std::string pg_base_uri()
+{
+    return env_or_empty("STATESTORE_TEST_PG_URI");
+}
 
-std::string pg_super_uri() { return env_or_empty("STATESTORE_TEST_PG_SUPER_URI"); }
+std::string pg_super_uri()
+{
+    return env_or_empty("STATESTORE_TEST_PG_SUPER_URI");
+}
 
 std::string with_search_path(const std::string& uri, const std::string& schema)
 {
-    return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
-           "options=-csearch_path%3D" + schema;
+    return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+           schema;
 }
 
 pg_schema::pg_schema(const std::string& label)

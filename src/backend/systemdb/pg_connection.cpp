@@ -192,7 +192,8 @@ struct connection::impl : std::enable_shared_from_this<impl> {
             socket.async_wait(asio::posix::descriptor_base::wait_read, asio::deferred),
             socket.async_wait(asio::posix::descriptor_base::wait_write, asio::deferred));
         const asio::experimental::wait_for_one first_done;
-        auto [order, read_ec, write_ec] = co_await group.async_wait(first_done, asio::use_awaitable);
+        auto [order, read_ec, write_ec] =
+            co_await group.async_wait(first_done, asio::use_awaitable);
         const boost::system::error_code ec = order[0] == 0 ? read_ec : write_ec;
         if (!ec)
             co_return std::nullopt;
@@ -208,9 +209,9 @@ connection::connection(std::shared_ptr<impl> state) : impl_(std::move(state)) {}
 
 connection::~connection() = default;
 
-asio::awaitable<std::unique_ptr<connection>>
-connection::open(asio::any_io_executor executor, const connection_target& target,
-                 std::chrono::milliseconds timeout)
+asio::awaitable<std::unique_ptr<connection>> connection::open(asio::any_io_executor executor,
+                                                              const connection_target& target,
+                                                              std::chrono::milliseconds timeout)
 {
     auto state = std::make_shared<impl>(executor);
     state->secrets = target.secrets;
@@ -229,10 +230,10 @@ connection::open(asio::any_io_executor executor, const connection_target& target
         limit.cancel();
         if (ec) {
             const bool timed_out = clock_type::now() >= deadline;
-            throw connect_error(server_error{"", "could not resolve host name \"" + name + "\": " +
-                                                     (timed_out ? std::string("timed out")
-                                                                : ec.message())},
-                                timed_out);
+            throw connect_error(
+                server_error{"", "could not resolve host name \"" + name + "\": " +
+                                     (timed_out ? std::string("timed out") : ec.message())},
+                timed_out);
         }
         std::vector<std::string> addresses;
         for (const auto& entry : results) {
@@ -253,9 +254,9 @@ connection::open(asio::any_io_executor executor, const connection_target& target
     if (state->conn == nullptr)
         throw std::bad_alloc();
     if (PQstatus(state->conn) == CONNECTION_BAD) // refused before any I/O: a bad option
-        throw_error(errc::invalid_setting, "PostgreSQL connection options in " + target.display +
-                                               " are not accepted by libpq: " +
-                                               state->libpq_message());
+        throw_error(errc::invalid_setting,
+                    "PostgreSQL connection options in " + target.display +
+                        " are not accepted by libpq: " + state->libpq_message());
     // Server errors during the start-up then carry their SQLSTATE in the message text (the
     // only place libpq reports them for a connection that failed).
     PQsetErrorVerbosity(state->conn, PQERRORS_VERBOSE);
@@ -332,7 +333,8 @@ asio::awaitable<pipeline_outcome> connection::run(std::vector<statement> stateme
         const int n = static_cast<int>(values.size());
         int sent = 0;
         if (!st.prepared) {
-            sent = PQsendQueryParams(s.conn, st.sql, n, nullptr, values.data(), nullptr, nullptr, 0);
+            sent =
+                PQsendQueryParams(s.conn, st.sql, n, nullptr, values.data(), nullptr, nullptr, 0);
         } else {
             auto known = s.prepared.find(st.sql);
             auto pending = parsing_now.find(st.sql);
@@ -511,8 +513,14 @@ bool connection::closed_by_peer() const
     return true; // something unasked for (a termination notice): not worth reusing
 }
 
-std::uint64_t connection::round_trips() const noexcept { return impl_->round_trips; }
+std::uint64_t connection::round_trips() const noexcept
+{
+    return impl_->round_trips;
+}
 
-int connection::backend_pid() const { return PQbackendPID(impl_->conn); }
+int connection::backend_pid() const
+{
+    return PQbackendPID(impl_->conn);
+}
 
 } // namespace statestore::pg

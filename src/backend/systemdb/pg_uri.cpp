@@ -63,7 +63,10 @@ std::string percent_decode(std::string_view s, bool plus_is_space)
     throw_error(errc::invalid_uri, "database URI " + display + " is invalid: " + why);
 }
 
-bool is_secret_key(std::string_view key) { return key == "password" || key == "sslpassword"; }
+bool is_secret_key(std::string_view key)
+{
+    return key == "password" || key == "sslpassword";
+}
 
 } // namespace
 
@@ -141,9 +144,8 @@ connection_target parse_postgres_uri(std::string_view uri)
         port = std::string(rest.substr(1, end - 1));
         rest.remove_prefix(end);
         if (!port.empty()) {
-            const bool digits = std::all_of(port.begin(), port.end(), [](unsigned char c) {
-                return std::isdigit(c) != 0;
-            });
+            const bool digits = std::all_of(port.begin(), port.end(),
+                                            [](unsigned char c) { return std::isdigit(c) != 0; });
             if (!digits || port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535)
                 bad(display_prefix + host_text + ":" + port,
                     "the port must be a number from 1 to 65535 (for several hosts use "
@@ -178,9 +180,9 @@ connection_target parse_postgres_uri(std::string_view uri)
             continue;
         std::string key = percent_decode(piece.substr(0, eq), true);
         std::string value = percent_decode(piece.substr(eq + 1), true);
-        display_query += std::string(display_query.empty() ? "?" : "&") +
-                         std::string(piece.substr(0, eq)) + "=" +
-                         (is_secret_key(key) ? std::string("***") : std::string(piece.substr(eq + 1)));
+        display_query +=
+            std::string(display_query.empty() ? "?" : "&") + std::string(piece.substr(0, eq)) +
+            "=" + (is_secret_key(key) ? std::string("***") : std::string(piece.substr(eq + 1)));
         options.emplace_back(std::move(key), std::move(value));
     }
     connection_target target;

@@ -254,7 +254,8 @@ constexpr int max_races = 50;
 } // namespace
 
 struct postgres_backend::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, postgres_options o) : executor(std::move(ex)), options(std::move(o))
+    impl(asio::any_io_executor ex, postgres_options o)
+        : executor(std::move(ex)), options(std::move(o))
     {
         if (options.max_connections == 0)
             options.max_connections = 1;
@@ -370,10 +371,11 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
     {
         if (++j->races > max_races) {
             finish(j, std::make_exception_ptr(
-                          error(errc::database_error,
-                                "state " + j->id + " in " + where + " kept conflicting with "
-                                "concurrent writers (" + std::to_string(j->races) +
-                                " attempts; last: " + e.message + ")")));
+                          error(errc::database_error, "state " + j->id + " in " + where +
+                                                          " kept conflicting with "
+                                                          "concurrent writers (" +
+                                                          std::to_string(j->races) +
+                                                          " attempts; last: " + e.message + ")")));
             return;
         }
         submit(j, true);
@@ -383,18 +385,18 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
     std::exception_ptr error_for(const pg::server_error& e, const std::string& id,
                                  std::string_view doing)
     {
-        const std::string subject = id.empty() ? std::string(doing)
-                                               : std::string(doing) + " state " + id;
+        const std::string subject =
+            id.empty() ? std::string(doing) : std::string(doing) + " state " + id;
         if (e.sqlstate == "55P03" || e.sqlstate == "57014")
-            return std::make_exception_ptr(error(
-                errc::lock_timeout, (id.empty() ? std::string("a state") : "state " + id) +
-                                        " in " + where + " is locked by another writer " +
-                                        "(waited the lock_timeout of " + lock_timeout_ms +
-                                        " ms for its row lock)"));
-        return std::make_exception_ptr(error(
-            errc::database_error, "PostgreSQL error " + e.sqlstate + " while " + subject +
-                                      " in " + where + ": " +
-                                      pg::scrub_secrets(e.message, options.target.secrets)));
+            return std::make_exception_ptr(
+                error(errc::lock_timeout, (id.empty() ? std::string("a state") : "state " + id) +
+                                              " in " + where + " is locked by another writer " +
+                                              "(waited the lock_timeout of " + lock_timeout_ms +
+                                              " ms for its row lock)"));
+        return std::make_exception_ptr(
+            error(errc::database_error, "PostgreSQL error " + e.sqlstate + " while " + subject +
+                                            " in " + where + ": " +
+                                            pg::scrub_secrets(e.message, options.target.secrets)));
     }
 
     // --- connections ------------------------------------------------------------------
@@ -466,9 +468,9 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                 if (final) {
                     const errc code = state.substr(0, 2) == "28" || e.password_missing()
                                           ? errc::auth_failed
-                                      : state == "3D000"         ? errc::invalid_setting
-                                      : state == "42501"         ? errc::auth_failed
-                                                                 : errc::backend_unavailable;
+                                      : state == "3D000" ? errc::invalid_setting
+                                      : state == "42501" ? errc::auth_failed
+                                                         : errc::backend_unavailable;
                     const double waited =
                         std::chrono::duration<double>(clock_type::now() - started).count();
                     std::string message = "cannot connect to " + where + ": " + e.what();
@@ -480,8 +482,8 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
                     if (attempt > 1) {
                         char span[32];
                         std::snprintf(span, sizeof span, "%.1f", waited);
-                        message += " (" + std::to_string(attempt) + " attempts over " + span +
-                                   " s)";
+                        message +=
+                            " (" + std::to_string(attempt) + " attempts over " + span + " s)";
                     }
                     throw_error(code, message);
                 }
@@ -865,12 +867,14 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
             insert_index = static_cast<int>(st.size());
             st.push_back({sql_insert_absent,
                           {text_array(ins_id), text_array(ins_p), text_array(ins_c)},
-                          false, true});
+                          false,
+                          true});
         }
         if (!upd_id.empty())
             st.push_back({sql_update_rows,
                           {text_array(upd_id), text_array(upd_p), text_array(upd_c), now},
-                          false, true});
+                          false,
+                          true});
         if (!upserts.empty()) {
             std::vector<std::string> ids, ps, cs;
             for (const auto& j : upserts) {
@@ -966,14 +970,12 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
     /// update whose mutator sees what is there. If it did not, everything runs again as it
     /// was. If that cannot be told, everything runs again, inserts as updates: mutators may
     /// run more than once (state_backend.hpp allows it; Meltano's merges are idempotent).
-    asio::awaitable<void> settle_lost_commit(std::unique_ptr<pg::connection>& c,
-                                             const std::optional<std::string>& xid,
-                                             const std::string& why,
-                                             const std::vector<planned_write>& inserts,
-                                             const std::vector<job_ptr>& updated_jobs,
-                                             const std::vector<job_ptr>& upserts,
-                                             const std::vector<job_ptr>& no_write,
-                                             bool held_too_long)
+    asio::awaitable<void>
+    settle_lost_commit(std::unique_ptr<pg::connection>& c, const std::optional<std::string>& xid,
+                       const std::string& why, const std::vector<planned_write>& inserts,
+                       const std::vector<job_ptr>& updated_jobs,
+                       const std::vector<job_ptr>& upserts, const std::vector<job_ptr>& no_write,
+                       bool held_too_long)
     {
         std::string status = "unknown";
         // Asked on a new connection (a few times: that one may be cut too).
@@ -1079,9 +1081,8 @@ struct postgres_backend::impl : std::enable_shared_from_this<impl> {
 
     /// Runs a direct job's statements: the outcome when complete and without error, else
     /// throws transport_lost or the mapped server error.
-    asio::awaitable<pg::pipeline_outcome> run_checked(pg::connection& c,
-                                                      std::vector<pg::statement> st,
-                                                      std::string_view doing)
+    asio::awaitable<pg::pipeline_outcome>
+    run_checked(pg::connection& c, std::vector<pg::statement> st, std::string_view doing)
     {
         pg::pipeline_outcome o = co_await exec(c, std::move(st), write_budget() * 2);
         if (!o.complete)
@@ -1134,13 +1135,25 @@ postgres_backend::~postgres_backend()
         error(errc::cancelled, "the backend for " + impl_->where + " was destroyed")));
 }
 
-std::string postgres_backend::describe() const { return "systemdb (" + impl_->options.target.display + ")"; }
+std::string postgres_backend::describe() const
+{
+    return "systemdb (" + impl_->options.target.display + ")";
+}
 
-std::uint64_t postgres_backend::requests_sent() const noexcept { return impl_->round_trips; }
+std::uint64_t postgres_backend::requests_sent() const noexcept
+{
+    return impl_->round_trips;
+}
 
-std::size_t postgres_backend::open_connections() const noexcept { return impl_->open; }
+std::size_t postgres_backend::open_connections() const noexcept
+{
+    return impl_->open;
+}
 
-std::uint64_t postgres_backend::connections_opened() const noexcept { return impl_->opened; }
+std::uint64_t postgres_backend::connections_opened() const noexcept
+{
+    return impl_->opened;
+}
 
 asio::awaitable<std::optional<state_document>> postgres_backend::get(std::string id)
 {
@@ -1198,8 +1211,7 @@ asio::awaitable<std::vector<std::string>> postgres_backend::list(std::string pat
         co_return std::vector<std::string>{};
     impl* self = impl_.get();
     job_ptr j = self->make_job(job_kind::direct);
-    j->direct = [self, pattern, like = *like](pg::connection& c,
-                                              job& me) -> asio::awaitable<void> {
+    j->direct = [self, pattern, like = *like](pg::connection& c, job& me) -> asio::awaitable<void> {
         std::vector<pg::statement> st{{sql_list, {like}, false, true}};
         pg::pipeline_outcome o = co_await self->run_checked(c, std::move(st), "listing states");
         const PGresult* r = o.results[0].get();
@@ -1284,7 +1296,8 @@ asio::awaitable<std::size_t> postgres_backend::import_all(std::vector<state_entr
         const std::vector<std::optional<std::string>> limits{
             self->lock_timeout_ms, self->statement_timeout_ms, self->idle_in_transaction_ms};
         const std::string now = systemdb::local_timestamp();
-        std::vector<pg::statement> st{{sql_begin, {}, false}, {sql_xid_and_limits, limits, false, true}};
+        std::vector<pg::statement> st{{sql_begin, {}, false},
+                                      {sql_xid_and_limits, limits, false, true}};
         for (const chunk_arrays& a : chunks)
             st.push_back({sql_upsert, {a.ids, a.partials, a.completeds, now}, false, true});
         st.push_back({sql_commit, {}, false});

@@ -21,12 +21,12 @@ namespace statestore::systemdb {
 inline constexpr std::string_view alembic_head = "c0efb3c314eb";
 
 /// The columns of `state` that every operation reads or writes.
-inline constexpr std::array<std::string_view, 4> state_columns = {
-    "state_id", "partial_state", "completed_state", "updated_at"};
+inline constexpr std::array<std::string_view, 4> state_columns = {"state_id", "partial_state",
+                                                                  "completed_state", "updated_at"};
 
 /// Tables Meltano's migrations leave besides `state` (`job` is `runs` before 5b43800443d1).
-inline constexpr std::array<std::string_view, 4> other_meltano_tables = {
-    "alembic_version", "runs", "job", "plugin_settings"};
+inline constexpr std::array<std::string_view, 4> other_meltano_tables = {"alembic_version", "runs",
+                                                                         "job", "plugin_settings"};
 
 /// What a backend found in a database it opens.
 struct database_facts {
@@ -55,8 +55,8 @@ schema_plan plan_schema(const database_facts& facts, std::string_view where);
 /// updated_at as Meltano writes it on an UPDATE: Python's datetime.now(), the writer's
 /// local, naive wall-clock time, "YYYY-MM-DD HH:MM:SS.ffffff" (always six fractional digits;
 /// SQLite stores this text, PostgreSQL parses it into a TIMESTAMP). NULL on INSERT.
-std::string local_timestamp(
-    std::chrono::system_clock::time_point when = std::chrono::system_clock::now());
+std::string
+local_timestamp(std::chrono::system_clock::time_point when = std::chrono::system_clock::now());
 
 /// A half as its column text: json.dumps of it. A null half is written as "{}": Meltano's
 /// get and merge fail on a NULL (None) column (meltano-compat.md §13).

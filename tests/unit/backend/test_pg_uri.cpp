@@ -163,7 +163,8 @@ BOOST_AUTO_TEST_CASE(query_wins_over_the_authority_and_empty_values_are_dropped)
 
 BOOST_AUTO_TEST_CASE(client_encoding_must_be_utf8)
 {
-    BOOST_TEST(keywords_of("postgresql://h/db?client_encoding=utf8").at("client_encoding") == "UTF8");
+    BOOST_TEST(keywords_of("postgresql://h/db?client_encoding=utf8").at("client_encoding") ==
+               "UTF8");
     BOOST_TEST(failure_of("postgresql://h/db?client_encoding=LATIN1").first == errc::invalid_uri);
 }
 
@@ -187,9 +188,8 @@ BOOST_AUTO_TEST_CASE(display_and_secrets)
     const auto t = parse_postgres_uri(
         "postgresql+psycopg2://meltano:s3cr%23t@db:5432/m?sslmode=require&password=other&"
         "sslpassword=keypass&application_name=a");
-    BOOST_TEST(t.display ==
-               "postgresql+psycopg2://meltano@db:5432/m?sslmode=require&password=***&"
-               "sslpassword=***&application_name=a");
+    BOOST_TEST(t.display == "postgresql+psycopg2://meltano@db:5432/m?sslmode=require&password=***&"
+                            "sslpassword=***&application_name=a");
     BOOST_TEST(t.secrets.size() == 3u); // the query's password wins; both are scrubbed
     BOOST_TEST((std::find(t.secrets.begin(), t.secrets.end(), "s3cr#t") != t.secrets.end()));
     BOOST_TEST((std::find(t.secrets.begin(), t.secrets.end(), "other") != t.secrets.end()));
@@ -204,9 +204,10 @@ BOOST_AUTO_TEST_CASE(host_names_are_resolved_before_libpq_sees_them)
 {
     const auto k = parse_postgres_uri("postgresql://u@db.example:6543/m").keywords;
     BOOST_TEST(pg::host_to_resolve(k) == "db.example");
-    for (const char* none : {"postgresql://u@127.0.0.1/m", "postgresql://u@[::1]/m",
-                             "postgresql:///m", "postgresql:///m?host=/var/run/postgresql",
-                             "postgresql://u@/m?host=h1,h2", "postgresql://u@h/m?hostaddr=10.0.0.1"})
+    for (const char* none :
+         {"postgresql://u@127.0.0.1/m", "postgresql://u@[::1]/m", "postgresql:///m",
+          "postgresql:///m?host=/var/run/postgresql", "postgresql://u@/m?host=h1,h2",
+          "postgresql://u@h/m?hostaddr=10.0.0.1"})
         BOOST_TEST(pg::host_to_resolve(parse_postgres_uri(none).keywords).empty(), none);
     std::map<std::string, std::string> out;
     for (const auto& [key, value] : pg::with_addresses(k, {"10.0.0.1", "fd00::1"}))

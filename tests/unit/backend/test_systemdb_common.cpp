@@ -79,8 +79,8 @@ BOOST_AUTO_TEST_CASE(refusals_name_what_is_wrong)
     auto [code, message] = plan_failure(old);
     BOOST_TEST(code == errc::database_error);
     BOOST_TEST(message == "table `state` in DB lacks column(s) state_id; it has Meltano's "
-                         "pre-v2.7.1 schema (job_name): run `meltano upgrade` on this project "
-                         "first");
+                          "pre-v2.7.1 schema (job_name): run `meltano upgrade` on this project "
+                          "first");
 
     sdb::database_facts partial;
     partial.other_tables_found = {"alembic_version", "runs"};
@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(updated_at_is_the_local_naive_time_with_microseconds)
 {
     // 2024-11-25 11:53:42.337096 UTC, seen from a writer at UTC+05:30 (POSIX TZ: sign reversed).
     const time_zone india("IST-5:30");
-    const auto when = std::chrono::system_clock::time_point(
-        std::chrono::microseconds(1732535622337096LL));
+    const auto when =
+        std::chrono::system_clock::time_point(std::chrono::microseconds(1732535622337096LL));
     BOOST_TEST(sdb::local_timestamp(when) == "2024-11-25 17:23:42.337096");
     const auto whole = std::chrono::system_clock::time_point(std::chrono::seconds(1732535622));
     BOOST_TEST(sdb::local_timestamp(whole) == "2024-11-25 17:23:42.000000");
