@@ -13,8 +13,9 @@
 // depend on CONCURRENCY. With MELTANO_DATABASE_URI postgresql://...: CONCURRENCY connections,
 // each running one-row upsert transactions (one statement in autocommit: one round trip) on
 // a table shaped like `state`, through the same libpq-on-Asio layer the backend uses; the
-// table (statestore_ceiling_PID, in the URI's search_path) is dropped afterwards. Settings (endpoints, credentials) come from the environment, as
-// for `statestore`. Prints one JSON object: {"ops":..,"seconds":..,"ops_per_second":..,
+// table (statestore_ceiling_PID, in the URI's search_path) is dropped afterwards. Settings
+// (endpoints, credentials) come from the environment, as for `statestore`. Prints one JSON
+// object: {"ops":..,"seconds":..,"ops_per_second":..,
 // "requests":..,"requests_per_second":..,"cpu_seconds":..}; requests counts what reached the
 // server (HTTP attempts; file-system calls for file; transactions for systemdb; round trips
 // for PostgreSQL).
@@ -201,8 +202,10 @@ measured postgres_ceiling(const settings& config, std::size_t count, std::size_t
 {
     const pg::connection_target target = pg::parse_postgres_uri(effective_database_uri(config));
     const std::string table = "statestore_ceiling_" + std::to_string(::getpid());
-    const std::string create = "CREATE TABLE " + table + " (id VARCHAR(900) PRIMARY KEY, body VARCHAR)";
-    const std::string insert = "INSERT INTO " + table + " (id, body) VALUES ($1, $2) ON CONFLICT "
+    const std::string create =
+        "CREATE TABLE " + table + " (id VARCHAR(900) PRIMARY KEY, body VARCHAR)";
+    const std::string insert = "INSERT INTO " + table +
+                               " (id, body) VALUES ($1, $2) ON CONFLICT "
                                "(id) DO UPDATE SET body = EXCLUDED.body";
     const std::string drop = "DROP TABLE " + table;
     asio::io_context io;
@@ -213,11 +216,13 @@ measured postgres_ceiling(const settings& config, std::size_t count, std::size_t
     shared_counter work{0, count};
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t next_connection = 0;
-    run_all(io, concurrency, [&]() { return pg_writer(*connections[next_connection++], insert, work); });
+    run_all(io, concurrency,
+            [&]() { return pg_writer(*connections[next_connection++], insert, work); });
     measured result{bench::seconds_since(t0), count}; // one round trip per write
     pg::statement drop_table;
     drop_table.sql = drop.c_str();
-    auto dropped = asio::co_spawn(io, pg_exec(*connections[0], std::move(drop_table)), asio::use_future);
+    auto dropped =
+        asio::co_spawn(io, pg_exec(*connections[0], std::move(drop_table)), asio::use_future);
     io.restart();
     io.run();
     dropped.get();
@@ -239,8 +244,8 @@ int main(int argc, char** argv)
         const auto concurrency = std::max<std::size_t>(1, std::stoul(argv[3]));
         config.http_max_connections = std::max(config.http_max_connections, concurrency);
         const double cpu0 = bench::cpu_seconds();
-        const bool postgres = config.uri == "systemdb" &&
-                              pg::is_postgres_uri(effective_database_uri(config));
+        const bool postgres =
+            config.uri == "systemdb" && pg::is_postgres_uri(effective_database_uri(config));
         const measured m = postgres                   ? postgres_ceiling(config, count, concurrency)
                            : config.uri == "systemdb" ? systemdb_ceiling(config, count)
                                                       : blob_ceiling(config, count, concurrency);

@@ -191,8 +191,8 @@ int run_migrate(const migrate_cli_options& o, const settings& base)
     // (more only add server contention; bench/postgres_set.cpp, docs/postgresql.md).
     for (settings* side : {&from_settings, &to_settings}) {
         side->http_max_connections = std::max(side->http_max_connections, o.concurrency);
-        side->database_max_connections = std::max(
-            side->database_max_connections, std::min<std::size_t>(o.concurrency, 16));
+        side->database_max_connections =
+            std::max(side->database_max_connections, std::min<std::size_t>(o.concurrency, 16));
     }
 
     asio::io_context io;

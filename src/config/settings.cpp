@@ -38,8 +38,7 @@ std::size_t parse_count(const char* variable, std::string_view text, std::size_t
     std::size_t n = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (ec != std::errc() || end != text.data() + text.size() || n < minimum || n > maximum)
-        throw_error(errc::invalid_setting, std::string(variable) +
-                                               " must be a whole number from " +
+        throw_error(errc::invalid_setting, std::string(variable) + " must be a whole number from " +
                                                std::to_string(minimum) + " to " +
                                                std::to_string(maximum) + ", got \"" +
                                                std::string(text) + "\"");

@@ -282,10 +282,15 @@ std::optional<std::string> like_superset(std::string_view pattern)
     };
     for (const token& t : compile(*pat)) {
         switch (t.kind) {
-        case token::type::star: like += '%'; break;
+        case token::type::star:
+            like += '%';
+            break;
         case token::type::any:
-        case token::type::char_class: like += '_'; break;
-        case token::type::never: return std::nullopt;
+        case token::type::char_class:
+            like += '_';
+            break;
+        case token::type::never:
+            return std::nullopt;
         case token::type::literal:
             if (t.ch == U'%' || t.ch == U'_' || t.ch == U'\\')
                 like += '\\';

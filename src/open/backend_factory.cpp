@@ -2,12 +2,12 @@
 
 #include "open/cloud_factories.hpp"
 
-#include "statestore/blob_state_backend.hpp"
-#include "statestore/error.hpp"
-#include "store/file/file_store.hpp"
 #include "backend/systemdb/pg_uri.hpp"
 #include "backend/systemdb/postgres_backend.hpp"
 #include "backend/systemdb/systemdb_backend.hpp"
+#include "statestore/blob_state_backend.hpp"
+#include "statestore/error.hpp"
+#include "store/file/file_store.hpp"
 
 #include <algorithm>
 #include <cctype>

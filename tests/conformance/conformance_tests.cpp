@@ -1,10 +1,11 @@
 // One behaviour suite, run against every backend. The backend comes from
 // STATESTORE_CONFORMANCE_BACKEND (systemdb | file | cloud | postgres); CTest registers one run
 // per backend. For `postgres`, systemdb on the PostgreSQL server of STATESTORE_TEST_PG_URI,
-// every test case in a fresh schema of its own (options=-csearch_path=...). For `cloud`, STATESTORE_CONFORMANCE_URI names a bucket/container and prefix on a
-// real server (s3://, azure://, gs://) and the credentials come from the environment, which
-// the worker processes inherit; every test case works under a fresh random sub-prefix.
-// Multi-process cases start the `conformance_worker` program as real separate processes.
+// every test case in a fresh schema of its own (options=-csearch_path=...). For `cloud`,
+// STATESTORE_CONFORMANCE_URI names a bucket/container and prefix on a real server (s3://, azure://,
+// gs://) and the credentials come from the environment, which the worker processes inherit; every
+// test case works under a fresh random sub-prefix. Multi-process cases start the
+// `conformance_worker` program as real separate processes.
 
 #define BOOST_TEST_MODULE statestore_conformance
 #include <boost/test/unit_test.hpp>
@@ -124,7 +125,10 @@ struct backend_fixture {
         fs::remove_all(dir, ec);
     }
 
-    bool is_blob() const { return kind != backend_kind::systemdb && kind != backend_kind::postgres; }
+    bool is_blob() const
+    {
+        return kind != backend_kind::systemdb && kind != backend_kind::postgres;
+    }
     bool is_postgres() const { return kind == backend_kind::postgres; }
     bool is_file() const { return kind == backend_kind::file; }
     fs::path state_dir() const { return dir / "state"; }
@@ -195,8 +199,10 @@ struct backend_fixture {
         if (is_blob())
             return object(id + "/state.json");
         if (is_postgres()) {
-            const auto rows = test::pg_session(schema->uri).query(
-                "SELECT completed_state, partial_state FROM state WHERE state_id = $1", {id});
+            const auto rows =
+                test::pg_session(schema->uri)
+                    .query("SELECT completed_state, partial_state FROM state WHERE state_id = $1",
+                           {id});
             if (rows.empty())
                 return std::nullopt;
             return rows[0][0].value_or("NULL") + "|" + rows[0][1].value_or("NULL");
@@ -228,7 +234,7 @@ struct backend_fixture {
             return put_object(id + "/state.json", file_bytes);
         asio::io_context io;
         auto store = open(io); // creates the table
-        if (is_postgres()) { // the table is made on first use
+        if (is_postgres()) {   // the table is made on first use
             run_coro(io, store->list(""));
             store.reset();
             test::pg_session(schema->uri)
@@ -739,9 +745,9 @@ BOOST_AUTO_TEST_CASE(no_lost_updates_8_processes_200_merges,
     const std::string id = "dev:tap-busier-to-target-busier";
     std::vector<test::child_process> children;
     for (int p = 0; p < 8; ++p)
-        children.push_back(test::spawn_process(
-            {worker_path(), "merge-loop", id, "p" + std::to_string(p), "200"}, worker_env(base),
-            false));
+        children.push_back(
+            test::spawn_process({worker_path(), "merge-loop", id, "p" + std::to_string(p), "200"},
+                                worker_env(base), false));
     for (auto& c : children)
         BOOST_TEST(test::wait_process(c, 300s) == 0);
     asio::io_context io;

@@ -142,7 +142,8 @@ const char* name_of(kind k)
     case kind::s3: return "s3";
     case kind::azure: return "azure";
     case kind::gcs: return "gcs";
-    case kind::postgres: return "postgres";
+    case kind::postgres:
+        return "postgres";
     }
     return "?";
 }
@@ -150,7 +151,10 @@ const char* name_of(kind k)
 bool is_local(kind k) { return k == kind::systemdb || k == kind::file; }
 
 /// A system database (SQLite or PostgreSQL): a null half is stored as {}.
-bool is_database(kind k) { return k == kind::systemdb || k == kind::postgres; }
+bool is_database(kind k)
+{
+    return k == kind::systemdb || k == kind::postgres;
+}
 
 /// The environment variable naming a cloud store's base URI for these tests.
 const char* uri_variable(kind k)
@@ -159,7 +163,8 @@ const char* uri_variable(kind k)
     case kind::s3: return "STATESTORE_TEST_S3_URI";
     case kind::azure: return "STATESTORE_TEST_AZURE_URI";
     case kind::gcs: return "STATESTORE_TEST_GCS_URI";
-    case kind::postgres: return "STATESTORE_TEST_PG_URI"; // a database; each side a schema
+    case kind::postgres:
+        return "STATESTORE_TEST_PG_URI"; // a database; each side a schema
     default: return nullptr;
     }
 }

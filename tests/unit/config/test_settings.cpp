@@ -178,13 +178,12 @@ BOOST_AUTO_TEST_CASE(database_settings_from_the_environment)
     }
     values["STATESTORE_DATABASE_MAX_CONNECTIONS"] = "0";
     scoped_env env(values);
-    BOOST_CHECK_EXCEPTION(statestore::settings::from_env(), statestore::error,
-                          [](const statestore::error& e) {
-                              return e.value() == errc::invalid_setting &&
-                                     std::string(e.what()).find(
-                                         "STATESTORE_DATABASE_MAX_CONNECTIONS must be a whole "
-                                         "number from 1 to 1000") != std::string::npos;
-                          });
+    BOOST_CHECK_EXCEPTION(
+        statestore::settings::from_env(), statestore::error, [](const statestore::error& e) {
+            return e.value() == errc::invalid_setting &&
+                   std::string(e.what()).find("STATESTORE_DATABASE_MAX_CONNECTIONS must be a whole "
+                                              "number from 1 to 1000") != std::string::npos;
+        });
 }
 
 BOOST_AUTO_TEST_CASE(postgres_database_uris_select_postgresql_without_io)
@@ -192,7 +191,8 @@ BOOST_AUTO_TEST_CASE(postgres_database_uris_select_postgresql_without_io)
     // Opening does no I/O (the first operation connects), so no server is needed here; the
     // description never carries the password.
     boost::asio::io_context io;
-    for (const char* scheme : {"postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgres"}) {
+    for (const char* scheme :
+         {"postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgres"}) {
         statestore::settings s;
         s.database_uri = std::string(scheme) + "://meltano:pa55word@db.invalid:5432/meltano";
         const auto backend = statestore::open_backend(io.get_executor(), s);
