@@ -181,8 +181,9 @@ run "relative file URI" 1 $S --uri 'file://relative/dir' state list
 has "relative file URI explained" "$err" "file:///absolute/directory"
 run "bad state id" 1 $S state get 'a/b'
 has "bad id message" "$err" "invalid"
-run "postgres system db" 1 $S --database-uri 'postgresql://u@h/db' state list
-has "postgres explained" "$err" "SQLite"
+run "unsupported system db" 1 $S --database-uri 'mysql://u@h/db' state list
+has "unsupported system db explained" "$err" "SQLite"
+has "PostgreSQL named as the other choice" "$err" "PostgreSQL"
 
 # --- import edge cases --------------------------------------------------------------------
 run "import invalid JSON" 1 bash -c "echo '{nope' | $S --uri $F state import"
