@@ -34,7 +34,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -131,7 +130,10 @@ std::string schema_dump(const pg_schema& schema)
         pos = end + 1;
         if (line.rfind("\\restrict", 0) == 0 || line.rfind("\\unrestrict", 0) == 0)
             continue;
-        out += std::regex_replace(line, std::regex(schema.name), "SCHEMA") + "\n";
+        for (auto at = line.find(schema.name); at != std::string::npos;
+             at = line.find(schema.name, at))
+            line.replace(at, schema.name.size(), "SCHEMA");
+        out += line + "\n";
     }
     return out;
 }
