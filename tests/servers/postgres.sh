@@ -77,11 +77,6 @@ stop_servers() {
   stop_recorded "$d" 10
 }
 
-# A free TCP port on 127.0.0.1: bound to port 0 by the kernel, then released. Another process
-# can take it before the server binds it: start() notices and picks again.
-pick_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 random_password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 
@@ -118,6 +113,8 @@ launch() {
   fi
   pid=$(head -1 "$data/postmaster.pid")
   echo "$name $pid" >>"$D/pids"
+  # The process we started holds the port (not some other server that had it first).
+  listens "$pid" "$(sed -n 4p "$data/postmaster.pid")" || return "$PORT_RACE"
   for ((i = 0; i < 100; i++)); do
     is_ours "$pid" "$D" && return 0
     sleep 0.1
@@ -197,9 +194,12 @@ EOF
 
   local attempt port secure_port rc
   for attempt in 1 2 3; do
-    port=$(pick_port)
-    secure_port=$(pick_port)
-    [ "$port" != "$secure_port" ] || continue
+    # Two free ports (lib.sh's free_ports: below the ephemeral range); another process can
+    # still take one before the server binds it: launch() notices and we pick again.
+    local picked
+    picked=$(free_ports 2) || die "start: no free ports"
+    port=$(sed -n 1p <<<"$picked")
+    secure_port=$(sed -n 2p <<<"$picked")
     write_conf plain "$port" ""
     write_conf secure "$secure_port" "ssl = on
 ssl_cert_file = '$D/secure/server.pem'
